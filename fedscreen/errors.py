@@ -1,0 +1,140 @@
+"""Every user-facing error of fedscreen: one class per cause, a one-line message, an exit code.
+
+Verification and validation *raise* these; nothing returns a bool for "ok". CLIs print
+`error: <message>` and exit with `exit_code`; the gRPC edge maps `grpc_status` names to codes.
+"""
+
+from __future__ import annotations
+
+
+class FedscreenError(Exception):
+    """Base: a one-line message that says what is wrong and, where possible, what to do."""
+
+    exit_code = 1
+    grpc_status = "INTERNAL"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message.replace("\n", " "))
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+# --- configuration and input -------------------------------------------------------------
+class ConfigError(FedscreenError):
+    exit_code = 3
+    grpc_status = "FAILED_PRECONDITION"
+
+
+class UsageError(FedscreenError):
+    exit_code = 2
+    grpc_status = "INVALID_ARGUMENT"
+
+
+class SchemaMismatch(FedscreenError):
+    """A mapped source does not match the logical data dictionary."""
+
+    exit_code = 4
+    grpc_status = "FAILED_PRECONDITION"
+
+
+class ManifestError(FedscreenError):
+    """A model folder's model.toml is malformed."""
+
+    exit_code = 5
+    grpc_status = "INVALID_ARGUMENT"
+
+
+class ParameterError(FedscreenError):
+    """A parameter value is unknown or outside the signed bounds."""
+
+    exit_code = 2
+    grpc_status = "INVALID_ARGUMENT"
+
+
+# --- bundles (verification, numbered checks in fedscreen.bundle) --------------------------
+class BundleError(FedscreenError):
+    exit_code = 6
+    grpc_status = "PERMISSION_DENIED"
+
+
+class MalformedBundle(BundleError):
+    grpc_status = "INVALID_ARGUMENT"
+
+
+class UnknownSigningKey(BundleError):
+    pass
+
+
+class BadSignature(BundleError):
+    pass
+
+
+class BundleExpired(BundleError):
+    pass
+
+
+class BundleNotYetValid(BundleError):
+    pass
+
+
+class FileMissing(BundleError):
+    pass
+
+
+class FileExtra(BundleError):
+    pass
+
+
+class DigestMismatch(BundleError):
+    pass
+
+
+class NotApproved(BundleError):
+    """Signed by a trusted key but not approved by this agency."""
+
+
+# --- screening ------------------------------------------------------------------------------
+class ForbiddenSQL(FedscreenError):
+    exit_code = 7
+    grpc_status = "PERMISSION_DENIED"
+
+
+class OutputRefused(FedscreenError):
+    """The result does not match the declared outputs; nothing is sent."""
+
+    exit_code = 7
+    grpc_status = "PERMISSION_DENIED"
+
+
+class DisclosureLimit(FedscreenError):
+    """The result flags more rows than the agency allows; nothing is sent."""
+
+    exit_code = 7
+    grpc_status = "RESOURCE_EXHAUSTED"
+
+
+class QueryTimeout(FedscreenError):
+    exit_code = 8
+    grpc_status = "DEADLINE_EXCEEDED"
+
+
+class QueryFailed(FedscreenError):
+    exit_code = 8
+    grpc_status = "FAILED_PRECONDITION"
+
+
+# --- audit and federation -----------------------------------------------------------------
+class AuditChainBroken(FedscreenError):
+    exit_code = 9
+    grpc_status = "DATA_LOSS"
+
+
+class AgentUnavailable(FedscreenError):
+    exit_code = 10
+    grpc_status = "UNAVAILABLE"
+
+
+class JobFailed(FedscreenError):
+    exit_code = 11

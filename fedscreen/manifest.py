@@ -1,0 +1,186 @@
+"""model.toml: what a screening model reads, computes and lets leave the agency.
+
+A model folder holds `model.toml`, one SQL file per agency role, `combine.sql` and `fixtures/`.
+Parsing validates everything the agent and the coordinator rely on, naming file and key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fedscreen.errors import ManifestError, ParameterError
+from fedscreen.identifiers import ID_KINDS
+
+SCALAR_OUTPUTS = ("bool", "region")
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+
+
+@dataclass(frozen=True)
+class Output:
+    """One declared output column. `kind` is an ID kind (tokenised), "bool", "region" or "enum"."""
+
+    name: str
+    kind: str
+    values: tuple[str, ...] = ()
+
+    @property
+    def is_token(self) -> bool:
+        return self.kind in ID_KINDS
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    default: int | float
+    min: int | float
+    max: int | float
+    description: str = ""
+
+    def coerce(self, raw: str | int | float) -> int | float:
+        """The value as the declared type, or ParameterError naming the bound it breaks."""
+        try:
+            value: int | float = int(raw) if isinstance(self.default, int) else float(raw)
+        except (TypeError, ValueError):
+            kind = "an integer" if isinstance(self.default, int) else "a number"
+            raise ParameterError(f"parameter {self.name}={raw!r} must be {kind}") from None
+        if value < self.min:
+            raise ParameterError(f"parameter {self.name}={value} is below its minimum {self.min}")
+        if value > self.max:
+            raise ParameterError(f"parameter {self.name}={value} is above its maximum {self.max}")
+        return value
+
+
+@dataclass(frozen=True)
+class Role:
+    name: str
+    sql_file: str
+    reads: tuple[str, ...]
+    outputs: tuple[Output, ...]
+
+    def output(self, name: str) -> Output:
+        for out in self.outputs:
+            if out.name == name:
+                return out
+        raise KeyError(name)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    title_zh: str
+    title_en: str
+    rationale_zh: str
+    rationale_en: str
+    legal_basis: tuple[str, ...]
+    roles: tuple[Role, ...]
+    combine_sql_file: str
+    lead_key: tuple[str, ...]
+    lead_region: str | None
+    parameters: tuple[Parameter, ...] = field(default=())
+
+    def role(self, name: str) -> Role:
+        for role in self.roles:
+            if role.name == name:
+                return role
+        known = ", ".join(r.name for r in self.roles)
+        raise ManifestError(f"model {self.name} has no role {name!r} (roles: {known})")
+
+    def resolve_params(self, given: dict[str, str]) -> dict[str, int | float]:
+        """Defaults overlaid with `given`; unknown names and out-of-range values are refused."""
+        by_name = {p.name: p for p in self.parameters}
+        unknown = sorted(set(given) - set(by_name))
+        if unknown:
+            known = ", ".join(sorted(by_name)) or "none"
+            raise ParameterError(f"unknown parameter {unknown[0]!r} (known: {known})")
+        return {
+            p.name: p.coerce(given[p.name]) if p.name in given else p.default
+            for p in self.parameters
+        }
+
+
+def _req(table: dict[str, Any], key: str, where: str, typ: type | tuple[type, ...]) -> Any:
+    if key not in table:
+        raise ManifestError(f"{where}: missing key {key!r}")
+    value = table[key]
+    if not isinstance(value, typ):
+        raise ManifestError(f"{where}: key {key!r} has the wrong type")
+    return value
+
+
+def _output(name: str, spec: Any, where: str) -> Output:
+    if not _NAME.fullmatch(name):
+        raise ManifestError(f"{where}: output name {name!r} must be lower_snake_case")
+    if isinstance(spec, list):
+        if not spec or not all(isinstance(v, str) and v for v in spec):
+            raise ManifestError(f"{where}.{name}: an enum needs a list of non-empty strings")
+        return Output(name, "enum", tuple(spec))
+    if spec in ID_KINDS or spec in SCALAR_OUTPUTS:
+        return Output(name, str(spec))
+    allowed = ", ".join((*ID_KINDS, *SCALAR_OUTPUTS, "[enum values]"))
+    raise ManifestError(f"{where}.{name}: unknown output type {spec!r} (allowed: {allowed})")
+
+
+def _parameter(name: str, spec: Any, where: str) -> Parameter:
+    at = f"{where}.{name}"
+    if not isinstance(spec, dict):
+        raise ManifestError(f"{at}: must be a table with default, min and max")
+    num = (int, float)
+    default, lo, hi = (_req(spec, k, at, num) for k in ("default", "min", "max"))
+    if isinstance(default, bool) or not lo <= default <= hi:
+        raise ManifestError(f"{at}: default {default} is not within [{lo}, {hi}]")
+    return Parameter(name, default, lo, hi, str(spec.get("description", "")))
+
+
+def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{source}: not valid TOML ({exc})") from None
+    name = _req(doc, "name", source, str)
+    if not _NAME.fullmatch(name):
+        raise ManifestError(f"{source}: name {name!r} must be lower_snake_case")
+    roles_doc = _req(doc, "roles", source, dict)
+    if not roles_doc:
+        raise ManifestError(f"{source}: declares no roles")
+    roles = []
+    for role_name, spec in sorted(roles_doc.items()):
+        where = f"{source}: roles.{role_name}"
+        outputs = _req(spec, "outputs", where, dict)
+        if not outputs:
+            raise ManifestError(f"{where}: declares no outputs")
+        roles.append(
+            Role(
+                name=role_name,
+                sql_file=_req(spec, "sql", where, str),
+                reads=tuple(_req(spec, "reads", where, list)),
+                outputs=tuple(_output(n, s, f"{where}.outputs") for n, s in outputs.items()),
+            )
+        )
+    combine = _req(doc, "combine", source, dict)
+    params = doc.get("parameters", {})
+    return Manifest(
+        name=name,
+        version=_req(doc, "version", source, str),
+        title_zh=_req(doc, "title_zh", source, str),
+        title_en=_req(doc, "title_en", source, str),
+        rationale_zh=str(doc.get("rationale_zh", "")),
+        rationale_en=str(doc.get("rationale_en", "")),
+        legal_basis=tuple(doc.get("legal_basis", ())),
+        roles=tuple(roles),
+        combine_sql_file=_req(combine, "sql", f"{source}: combine", str),
+        lead_key=tuple(_req(combine, "lead_key", f"{source}: combine", list)),
+        lead_region=combine.get("region"),
+        parameters=tuple(_parameter(n, s, f"{source}: parameters") for n, s in params.items()),
+    )
+
+
+def load_manifest(model_dir: Path) -> Manifest:
+    path = model_dir / "model.toml"
+    if not path.is_file():
+        raise ManifestError(f"{model_dir}: no model.toml (is this a model folder?)")
+    return parse_manifest(path.read_text(encoding="utf-8"), str(path))
