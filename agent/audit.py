@@ -1,0 +1,197 @@
+"""The agent's tamper-evident audit log: a hash chain of JSON lines, plus a head file.
+
+Every line is the canonical JSON of `{"seq", "at", "prev", "event", ...fields}` where `prev` is
+the SHA-256 of the previous line's exact bytes (64 zeros for the first). Editing, removing or
+reordering any line breaks the chain at the line after it, and `verify_chain` names that line.
+
+The chain alone cannot notice that the *last* lines were cut off: what remains is still a
+valid chain. So after every append we also write `<log>.head` with the last seq and hash;
+verification requires the log to reach the head. The head may lag the log (a crash between
+the two writes) but never lead it.
+
+What this does not do: someone who can rewrite the whole file can recompute every hash and
+the head too. It makes edits *evident* to the agency reading its own log, and the head hash
+is small enough to be reported off-box (to the coordinator, or printed) for a stronger check.
+
+Fields must never carry raw identifiers, names or amounts: callers log tokens, digests,
+counts and outcomes. This module cannot tell an ID from any other string; the caller must.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fedscreen.bundle import canonical_json
+from fedscreen.errors import AuditChainBroken
+
+GENESIS = "0" * 64
+_RESERVED = frozenset({"seq", "at", "prev", "event"})
+_TAIL_CHUNK = 64 * 1024
+
+
+def _now_text(now: datetime) -> str:
+    return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _sha(line: bytes) -> str:
+    return hashlib.sha256(line).hexdigest()
+
+
+def head_path(path: Path) -> Path:
+    return path.with_name(path.name + ".head")
+
+
+class AuditLog:
+    """Append-only writer. Safe across threads (a lock) and processes (flock on the log)."""
+
+    def __init__(self, path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._lock = threading.Lock()
+        # Read the tail now so a garbled log is refused at start-up, not at the first event.
+        if self.path.exists():
+            with self.path.open("rb") as fh:
+                _tail(fh, self.path)
+
+    def append(self, event: str, **fields: object) -> dict[str, Any]:
+        """Write one entry, fsync it, update the head file; return the entry as written."""
+        clash = _RESERVED & fields.keys()
+        if clash:
+            raise ValueError(f"audit fields may not be named {sorted(clash)}")
+        with self._lock, self.path.open("ab+") as fh:
+            # Another process may have appended since we last looked: read the tail under flock.
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                seq, prev = _tail(fh, self.path)
+                entry = {"seq": seq + 1, "at": _now_text(self._clock()), "prev": prev}
+                entry.update(fields, event=event)
+                line = canonical_json(entry) + b"\n"
+                fh.seek(0, os.SEEK_END)
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+                _write_head(self.path, seq + 1, _sha(line[:-1]))
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return entry
+
+
+def _tail(fh: Any, path: Path) -> tuple[int, str]:
+    """(seq, hash) of the last line, or (0, GENESIS) for an empty log."""
+    size = fh.seek(0, os.SEEK_END)
+    if size == 0:
+        return 0, GENESIS
+    start = max(0, size - _TAIL_CHUNK)
+    while True:
+        fh.seek(start)
+        chunk = fh.read(size - start)
+        cut = chunk.rfind(b"\n", 0, len(chunk) - 1)
+        if cut >= 0 or start == 0:
+            break
+        start = max(0, start - _TAIL_CHUNK)
+    if not chunk.endswith(b"\n"):
+        raise AuditChainBroken(f"{path}: the last line is incomplete (truncated write?)")
+    entry = _parse_line(chunk[cut + 1 : -1], -1, path)
+    return entry["seq"], _sha(chunk[cut + 1 : -1])
+
+
+def _write_head(path: Path, seq: int, digest: str) -> None:
+    # Write-then-rename so a crash leaves the old head or the new one, never half of either.
+    head = head_path(path)
+    tmp = head.with_name(head.name + ".tmp")
+    with tmp.open("wb") as fh:
+        fh.write(canonical_json({"seq": seq, "sha256": digest}) + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, head)
+
+
+def _parse_line(line: bytes, number: int, path: Path) -> dict[str, Any]:
+    where = f"line {number}" if number > 0 else "last line"
+    try:
+        entry = json.loads(line.decode("utf-8"))
+    except (UnicodeError, ValueError):
+        raise AuditChainBroken(
+            f"{where}: not valid JSON (garbled or truncated) in {path}"
+        ) from None
+    if not isinstance(entry, dict) or canonical_json(entry) != line:
+        raise AuditChainBroken(f"{where}: not a canonical audit entry (edited by hand?) in {path}")
+    if type(entry.get("seq")) is not int or not isinstance(entry.get("prev"), str):
+        raise AuditChainBroken(f"{where}: missing seq or prev in {path}")
+    return entry
+
+
+def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(1-based number, line bytes without newline); a last line without newline is broken."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        count = data.count(b"\n") + 1
+        raise AuditChainBroken(f"line {count}: incomplete (truncated) in {path}")
+    # Split on b"\n" only: splitlines() would also split on U+2028 inside a string value.
+    yield from enumerate(data.split(b"\n")[:-1], start=1)
+
+
+def read_entries(path: Path) -> list[dict[str, Any]]:
+    """All entries as dicts, without checking the chain (use verify_chain for that)."""
+    return [_parse_line(line, number, path) for number, line in _lines(path)]
+
+
+def verify_chain(path: Path) -> int:
+    """The number of entries, or AuditChainBroken("line N: ...") naming where the chain breaks.
+
+    A missing or empty log with no head file is a valid log of 0 entries.
+    """
+    path = Path(path)
+    prev, count, hashes = GENESIS, 0, [GENESIS]
+    for number, line in _lines(path):
+        entry = _parse_line(line, number, path)
+        if entry["seq"] != number:
+            raise AuditChainBroken(
+                f"line {number}: seq {entry['seq']} where {number} was expected"
+                " (a line was removed or the lines were reordered)"
+            )
+        if entry["prev"] != prev:
+            raise AuditChainBroken(
+                f"line {number}: prev does not match the hash of line {number - 1}"
+                f" (line {number - 1} was edited, or lines were removed or reordered)"
+            )
+        prev, count = _sha(line), number
+        hashes.append(prev)
+    _check_head(path, count, hashes)
+    return count
+
+
+def _check_head(path: Path, count: int, hashes: list[str]) -> None:
+    head = head_path(path)
+    if not head.exists():
+        if count:
+            raise AuditChainBroken(f"line {count}: head file {head} is missing")
+        return
+    try:
+        doc = json.loads(head.read_text(encoding="utf-8"))
+        seq, digest = int(doc["seq"]), str(doc["sha256"])
+    except (OSError, ValueError, KeyError, TypeError):
+        raise AuditChainBroken(f"head file {head} is unreadable or garbled") from None
+    if seq < 0:
+        raise AuditChainBroken(f"head file {head} records a negative seq")
+    if seq > count:
+        raise AuditChainBroken(
+            f"line {count + 1}: missing; the head file records {seq} entries but the log ends"
+            f" after {count} (lines were cut from the end)"
+        )
+    # A head behind the log is a crash between the two writes; it must still match that line.
+    if hashes[seq] != digest:
+        raise AuditChainBroken(
+            f"line {seq}: does not match the hash in the head file (the line was edited)"
+        )
