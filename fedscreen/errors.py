@@ -46,6 +46,13 @@ class ManifestError(FedscreenError):
     grpc_status = "INVALID_ARGUMENT"
 
 
+class WrongRole(FedscreenError):
+    """The model has no SQL for this agency's role."""
+
+    exit_code = 5
+    grpc_status = "FAILED_PRECONDITION"
+
+
 class ParameterError(FedscreenError):
     """A parameter value is unknown or outside the signed bounds."""
 

@@ -38,8 +38,7 @@ def kind_key(scope: bytes, kind: str) -> bytes:
     if kind not in ID_KINDS:
         raise ValueError(f"unknown identifier kind {kind!r}")
     raw = b"".join(
-        hmac.new(scope, _KIND + kind.encode() + bytes([i]), hashlib.sha256).digest()
-        for i in (0, 1)
+        hmac.new(scope, _KIND + kind.encode() + bytes([i]), hashlib.sha256).digest() for i in (0, 1)
     )
     return bytes(_LETTERS[b % len(_LETTERS)] for b in raw)
 

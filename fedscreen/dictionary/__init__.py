@@ -1,4 +1,4 @@
-"""The logical data dictionary, one TOML file per agency role (DATA_DICTIONARY.md, machine-readable).
+"""The logical data dictionary: one TOML file per agency role (DATA_DICTIONARY.md as data).
 
 Models are written against these datasets only; an agent maps each onto a physical source and
 `fedscreen-agent check` validates the mapping against this. Sources may add columns, never drop

@@ -1,0 +1,169 @@
+"""fedscreen-agent: what an agency operator runs beside the data."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from fedscreen.engine import Engine
+
+from agent.approvals import Approvals
+from agent.audit import AuditLog, verify_chain
+from agent.config import AgentSettings, load_settings, read_secret
+from fedscreen import keys as signing_keys
+from fedscreen import logs
+from fedscreen.bundle import verify_bundle
+from fedscreen.describe import describe_bundle
+from fedscreen.errors import FedscreenError, SchemaMismatch
+
+CONFIG = click.option(
+    "--config", "config", required=True, type=click.Path(path_type=Path), help="agent.toml"
+)
+
+
+def _settings(config: Path, insecure_dev: bool = False) -> AgentSettings:
+    return load_settings(config, insecure_dev=insecure_dev)
+
+
+@click.group()
+def cli() -> None:
+    """fedscreen agent: runs signed, locally approved screening models beside agency data."""
+
+
+@cli.command()
+@CONFIG
+@click.option("--insecure-dev", is_flag=True, help="plaintext gRPC for development only")
+def serve(config: Path, insecure_dev: bool) -> None:
+    """Serve Describe and Screen to the coordinator over mutual TLS."""
+    from agent.server import serve as run_server
+
+    settings = _settings(config, insecure_dev)
+    logs.configure()
+    if insecure_dev:
+        click.echo(
+            "WARNING: --insecure-dev: plaintext transport, no client authentication. "
+            "Never use this with real data.",
+            err=True,
+        )
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    raise SystemExit(run_server(settings, insecure_dev=insecure_dev))
+
+
+@cli.command()
+@CONFIG
+def check(config: Path) -> None:
+    """Validate the config, keys, secret, and every mapped source against the dictionary."""
+    settings = _settings(config)
+    read_secret(settings)
+    trusted = signing_keys.load_trusted(settings.signer_keys)
+    click.echo(f"config:  {config} ok ({settings.name}, role {settings.role})")
+    click.echo(f"signers: {len(trusted)} trusted key(s): {', '.join(sorted(trusted))}")
+    with Engine(settings.role, settings.sources, settings.engine) as engine:
+        problems = engine.validate()
+        shapes = engine.describe()
+    for name, (_cols, rows) in sorted(shapes.items()):
+        bad = [p for p in problems if p.startswith(f"{name}.") or p.startswith(f"{name}:")]
+        status = "ok" if not bad else f"{len(bad)} problem(s)"
+        click.echo(f"dataset: {name}: {rows} rows, {status}")
+    for p in problems:
+        click.echo(f"  problem: {p}")
+    if problems:
+        raise SchemaMismatch(f"{len(problems)} schema problem(s) in mapped sources; see above")
+
+
+def _verified(settings: AgentSettings, bundle: Path):  # type: ignore[no-untyped-def]
+    trusted = signing_keys.load_trusted(settings.signer_keys)
+    return verify_bundle(_read_bundle(bundle), trusted, now=datetime.now(UTC))
+
+
+def _read_bundle(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        raise FedscreenError(f"cannot read bundle {path}") from None
+
+
+@cli.command()
+@CONFIG
+@click.argument("bundle", type=click.Path(path_type=Path))
+def inspect(config: Path, bundle: Path) -> None:
+    """Show what a bundle reads here, its SQL and exactly what would leave."""
+    settings = _settings(config)
+    verified = _verified(settings, bundle)
+    click.echo(describe_bundle(verified, role=settings.role))
+    approved = verified.digest in Approvals(settings.approvals_path).load()
+    click.echo(f"approved here: {'yes' if approved else 'no'}")
+
+
+@cli.command()
+@CONFIG
+@click.argument("bundle", type=click.Path(path_type=Path))
+@click.option("--by", default="operator", help="who approves (recorded)")
+@click.option("--yes", is_flag=True, help="do not ask for confirmation")
+def approve(config: Path, bundle: Path, by: str, yes: bool) -> None:
+    """Record this agency's consent to run a verified bundle."""
+    settings = _settings(config)
+    verified = _verified(settings, bundle)
+    if not yes:
+        click.echo(describe_bundle(verified, role=settings.role, with_sql=False))
+        click.confirm("approve this bundle to run here?", abort=True)
+    m = verified.manifest
+    Approvals(settings.approvals_path).approve(verified.digest, m.name, m.version, by)
+    AuditLog(settings.audit_path).append(
+        "approve", bundle_digest=verified.digest, model=m.name, version=m.version, by=by
+    )
+    click.echo(f"approved {m.name} {m.version} ({verified.digest[:12]})")
+
+
+@cli.command()
+@CONFIG
+@click.argument("digest")
+def revoke(config: Path, digest: str) -> None:
+    """Withdraw an approval by digest (prefix accepted)."""
+    settings = _settings(config)
+    approvals = Approvals(settings.approvals_path)
+    matches = [d for d in approvals.load() if d.startswith(digest)]
+    if len(matches) != 1:
+        raise FedscreenError(f"{len(matches)} approvals match {digest!r}; give a longer prefix")
+    approvals.revoke(matches[0])
+    AuditLog(settings.audit_path).append("revoke", bundle_digest=matches[0])
+    click.echo(f"revoked {matches[0][:12]}")
+
+
+@cli.group()
+def audit() -> None:
+    """The agent's tamper-evident audit log."""
+
+
+@audit.command("verify")
+@CONFIG
+def audit_verify(config: Path) -> None:
+    """Check the hash chain: any edited, removed or reordered line is reported."""
+    settings = _settings(config)
+    n = verify_chain(settings.audit_path)
+    click.echo(f"audit log intact: {n} entries ({settings.audit_path})")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: FedscreenErrors become one line on stderr and their exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
+    except FedscreenError as exc:
+        click.echo(f"error: {exc.message}", err=True)
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return 1
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        return exc.exit_code
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,107 @@
+"""One Screen call, end to end, without any gRPC: verify, check consent, run, guard, audit.
+
+Every refusal happens before the first batch is produced, so a refused job sends nothing.
+Audit entries carry counts, digests and parameters — never identifiers or flag values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+from fedscreen.engine import Engine
+
+from agent.approvals import Approvals
+from agent.audit import AuditLog
+from agent.config import AgentSettings, read_secret
+from agent.guard import enforce_caps
+from fedscreen import keys as signing_keys
+from fedscreen.bundle import VerifiedBundle, verify_bundle
+from fedscreen.errors import FedscreenError, ManifestError, WrongRole
+from fedscreen.jobs import Job, Summary
+from fedscreen.tokens import TokenKeys
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished, guarded result ready to stream."""
+
+    table: pa.Table
+    summary: Summary
+    params: dict[str, int | float]
+
+
+class Screener:
+    def __init__(self, settings: AgentSettings, audit: AuditLog) -> None:
+        self.settings = settings
+        self.audit = audit
+        self.approvals = Approvals(settings.approvals_path)
+        self.trusted = signing_keys.load_trusted(settings.signer_keys)
+        self._secret = read_secret(settings)
+
+    def verify(self, bundle: bytes) -> VerifiedBundle:
+        return verify_bundle(bundle, self.trusted, now=datetime.now(UTC))
+
+    def screen(
+        self, bundle: bytes, job: Job, caller: str, deadline_s: float | None = None
+    ) -> Outcome:
+        """Run `bundle` for `job`; raises a FedscreenError (logged) when anything is refused."""
+        started = time.monotonic()
+        record: dict[str, object] = {
+            "job_id": job.job_id,
+            "caller": caller,
+            "campaign": job.campaign,
+            "requested_by": job.requested_by,
+        }
+        try:
+            verified = self.verify(bundle)
+            record.update(
+                bundle_digest=verified.digest,
+                model=verified.manifest.name,
+                version=verified.manifest.version,
+            )
+            self.approvals.require(verified.digest, verified.manifest.name)
+            outcome = self._run(verified, job, deadline_s)
+        except FedscreenError as exc:
+            record.update(outcome="refused", error=type(exc).__name__, reason=exc.message)
+            self.audit.append("screen", **record)
+            raise
+        outcome.summary.seconds = time.monotonic() - started
+        record.update(
+            outcome="ok",
+            params=outcome.params,
+            rows_in=outcome.summary.rows_in,
+            rows_out=outcome.summary.rows_out,
+            invalid_ids=outcome.summary.invalid_ids,
+            seconds=round(outcome.summary.seconds, 3),
+        )
+        self.audit.append("screen", **record)
+        return outcome
+
+    def _run(self, verified: VerifiedBundle, job: Job, deadline_s: float | None) -> Outcome:
+        manifest = verified.manifest
+        try:
+            role = manifest.role(self.settings.role)
+        except ManifestError as exc:
+            raise WrongRole(exc.message) from None
+        params = manifest.resolve_params(job.params)
+        keys = TokenKeys.derive(self._secret, manifest.name, job.campaign or manifest.name)
+        limits = self.settings.engine
+        if deadline_s is not None and deadline_s < limits.timeout_seconds:
+            # The caller's deadline bounds the query: no point computing what nobody will read.
+            limits = dataclasses.replace(limits, timeout_seconds=max(deadline_s - 0.5, 0.1))
+        with Engine(self.settings.role, self.settings.sources, limits) as engine:
+            result = engine.run(role, verified.text(role.sql_file), params, keys)
+        enforce_caps(result.table.num_rows, result.rows_in, self.settings.disclosure)
+        summary = Summary(
+            job_id=job.job_id,
+            bundle_digest=verified.digest,
+            role=self.settings.role,
+            rows_in=result.rows_in,
+            rows_out=result.table.num_rows,
+            invalid_ids=dict(result.invalid_ids),
+        )
+        return Outcome(result.table, summary, params)

@@ -1,0 +1,155 @@
+"""The agent's gRPC edge: a thin servicer over agent.screening, health checking, mutual TLS.
+
+Servicers only convert protobuf to domain objects, call the core, and map FedscreenErrors to
+status codes with the error's one-line message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from concurrent import futures
+from importlib.metadata import version
+
+import grpc
+from fedscreen.engine import Engine
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from agent.audit import AuditLog
+from agent.config import AgentSettings
+from agent.screening import Screener
+from fedscreen import wire
+from fedscreen.errors import FedscreenError
+from fedscreen.jobs import DatasetShape, Description, round_2sig
+from fedscreen.tls import server_credentials
+from fedscreen.v1 import agent_pb2 as pb
+from fedscreen.v1 import agent_pb2_grpc as pb_grpc
+
+log = logging.getLogger("fedscreen.agent")
+PROTOCOL_VERSION = "fedscreen.v1"
+SERVICE_NAME = "fedscreen.v1.Agent"
+
+
+def _abort(context: grpc.ServicerContext, exc: FedscreenError) -> None:
+    context.abort(getattr(grpc.StatusCode, exc.grpc_status), exc.message)
+
+
+class AgentServicer(pb_grpc.AgentServicer):
+    def __init__(self, settings: AgentSettings, screener: Screener, audit: AuditLog) -> None:
+        self.settings = settings
+        self.screener = screener
+        self.audit = audit
+
+    def _caller(self, context: grpc.ServicerContext, method: str) -> str:
+        """The authenticated caller's certificate name; anyone not allowed is refused."""
+        if self.settings.tls is None:
+            return "insecure-dev"
+        names = context.auth_context().get("x509_common_name", [])
+        caller = names[0].decode() if names else ""
+        if caller not in self.settings.tls.allowed_clients:
+            self.audit.append("denied", method=method, caller=caller or "(none)")
+            log.warning("refused %s from a caller not in tls.allowed_clients", method)
+            context.abort(grpc.StatusCode.PERMISSION_DENIED, "caller is not an allowed client")
+        return caller
+
+    def Describe(
+        self, request: pb.DescribeRequest, context: grpc.ServicerContext
+    ) -> pb.DescribeResponse:
+        self._caller(context, "Describe")
+        try:
+            with Engine(self.settings.role, self.settings.sources, self.settings.engine) as eng:
+                shapes = eng.describe()
+        except FedscreenError as exc:
+            _abort(context, exc)
+            raise
+        approved = self.screener.approvals.load()
+        desc = Description(
+            agency=self.settings.name,
+            role=self.settings.role,
+            datasets=tuple(
+                DatasetShape(name, tuple(cols), round_2sig(rows))
+                for name, (cols, rows) in sorted(shapes.items())
+            ),
+            trusted_key_ids=tuple(sorted(self.screener.trusted)),
+            approved_digests=tuple(sorted(approved)),
+            agent_version=version("fedscreen"),
+            protocol_version=PROTOCOL_VERSION,
+        )
+        return wire.description_to_pb(desc)
+
+    def Screen(
+        self, request: pb.ScreenRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.ScreenReply]:
+        caller = self._caller(context, "Screen")
+        job = wire.job_from_pb(request.job)
+        if not job.job_id:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "job.job_id is required")
+        remaining = context.time_remaining()
+        try:
+            outcome = self.screener.screen(request.bundle, job, caller, deadline_s=remaining)
+        except FedscreenError as exc:
+            log.info("job %s refused: %s", job.job_id, type(exc).__name__)
+            _abort(context, exc)
+            raise
+        count = 0
+        for data, rows in wire.table_to_ipc_batches(outcome.table):
+            count += 1
+            yield pb.ScreenReply(batch=pb.FlagBatch(arrow_ipc=data, rows=rows))
+        summary = dataclasses.replace(outcome.summary, batches=count)
+        log.info("job %s sent %d rows in %d batches", job.job_id, summary.rows_out, count)
+        yield pb.ScreenReply(summary=wire.summary_to_pb(summary))
+
+
+def create_server(
+    settings: AgentSettings, *, insecure_dev: bool = False, address: str | None = None
+) -> tuple[grpc.Server, int, health.HealthServicer]:
+    """Build and start the server; returns it with the bound port (address may end in :0)."""
+    audit = AuditLog(settings.audit_path)
+    screener = Screener(settings, audit)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8),
+        options=[("grpc.max_receive_message_length", 32 << 20)],
+    )
+    pb_grpc.add_AgentServicer_to_server(AgentServicer(settings, screener, audit), server)
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    address = address or settings.listen
+    if settings.tls is not None:
+        creds = server_credentials(settings.tls.cert, settings.tls.key, settings.tls.ca)
+        port = server.add_secure_port(address, creds)
+    elif insecure_dev:
+        port = server.add_insecure_port(address)
+    else:  # load_settings already refuses this; belt and braces for programmatic callers
+        raise FedscreenError("refusing to serve without TLS (use --insecure-dev for development)")
+    if port == 0:
+        raise FedscreenError(f"cannot bind {address}")
+    server.start()
+    for name in ("", SERVICE_NAME):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    audit.append("start", agency=settings.name, role=settings.role, port=port)
+    return server, port, health_servicer
+
+
+def serve(settings: AgentSettings, *, insecure_dev: bool = False) -> int:
+    """Run until SIGTERM/SIGINT; announce the bound address on stdout for supervisors."""
+    server, port, health_servicer = create_server(settings, insecure_dev=insecure_dev)
+    host = settings.listen.rsplit(":", 1)[0]
+    (settings.state_dir / "endpoint").write_text(f"{host}:{port}\n")
+    print(
+        f"fedscreen-agent {settings.name} ({settings.role}) listening on {host}:{port}", flush=True
+    )
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    stop.wait()
+    health_servicer.enter_graceful_shutdown()
+    server.stop(grace=10).wait()
+    log.info("agent stopped")
+    return 0

@@ -1,0 +1,180 @@
+"""`fedscreen run | leads | synth | demo | bench`: screening jobs and what they produce."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+
+import click
+
+from coordinator.cli_common import models_dir, parse_params, render_rows, state_of
+from coordinator.registry import Registry
+
+
+def _progress_printer() -> object:
+    lock = threading.Lock()
+
+    def say(agent: str, message: str) -> None:
+        with lock:
+            click.echo(f"  [{agent}] {message}")
+
+    return say
+
+
+@click.command()
+@click.argument("target")
+@click.option("--param", "params", multiple=True, help="name=value, within the signed bounds")
+@click.option("--campaign", help="token scope label (default: the model name)")
+@click.option("--timeout", default=600.0, show_default=True, help="seconds per agent")
+@click.pass_context
+def run(
+    ctx: click.Context, target: str, params: tuple[str, ...], campaign: str | None, timeout: float
+) -> None:
+    """Run MODEL (a name under models/, a folder, or a signed .fsb) at every agent it needs."""
+    from coordinator.run import load_bundle, run_model
+
+    state = state_of(ctx)
+    data, verified = load_bundle(state, target, models_dir())
+    m = verified.manifest
+    click.echo(f"job: {m.name} {m.version} — {m.title_zh}")
+    report = run_model(
+        state, data, verified, parse_params(params), campaign, timeout, progress=_progress_printer()
+    )  # type: ignore[arg-type]
+    click.echo(f"job {report.job_id}: {len(report.leads)} leads ({report.new_leads} new)")
+
+
+@click.group()
+def leads() -> None:
+    """Leads found by screening jobs."""
+
+
+_TOKEN = re.compile(r"^[0-9a-f]{32}$")
+
+
+def _short(value: object) -> str:
+    """Tokens are shown abbreviated: enough to tell leads apart, too little to copy around."""
+    text = str(value)
+    return text[:8] + "…" if _TOKEN.match(text) else text
+
+
+def _lead_rows(registry: Registry, model: str | None) -> list[dict[str, object]]:
+    rows = []
+    for lead in registry.leads(model):
+        flags = ", ".join(f"{k}={_short(v)}" for k, v in lead.flags.items() if v is not None)
+        rows.append(
+            {
+                "lead": lead.lead_id,
+                "model": f"{lead.title_zh} / {lead.title_en}",
+                "region": lead.region or "",
+                "key": " ".join(f"{k}={_short(v)}" for k, v in lead.key.items()),
+                "flags": flags,
+                "state": lead.state,
+                "found": lead.found_at,
+            }
+        )
+    return rows
+
+
+@leads.command("list")
+@click.option("--model", help="only this model")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.pass_context
+def leads_list(ctx: click.Context, model: str | None, fmt: str) -> None:
+    """Leads with abbreviated tokens, their flags and the bilingual model title."""
+    rows = _lead_rows(Registry(state_of(ctx).registry), model)
+    if not rows and fmt == "table":
+        click.echo("no leads")
+        return
+    click.echo(render_rows(rows, fmt))
+
+
+@click.command()
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--people", default=20_000, show_default=True, type=click.IntRange(1000))
+@click.option("--seed", default=1, show_default=True)
+def synth(out: Path, people: int, seed: int) -> None:
+    """Synthesise agency datasets (Parquet per role) with planted fraud and look-alikes."""
+    from coordinator import synth as synthesis
+
+    summary = synthesis.generate(out, people=people, seed=seed)
+    for role, datasets in sorted(summary.rows.items()):
+        for ds, n in sorted(datasets.items()):
+            click.echo(f"{role}/{ds}: {n} rows")
+    click.echo(
+        f"ground truth ({summary.planted} planted plaintiffs): {out / synthesis.TRUTH_FILE}"
+        " — test bench only, no agent reads it"
+    )
+    click.echo(f"{summary.seconds:.1f}s")
+
+
+@click.command()
+@click.option("--people", default=100_000, show_default=True, type=click.IntRange(1000))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True)
+@click.option("--seed", default=7, show_default=True)
+@click.option("--show", default=10, show_default=True, help="how many leads to print")
+def demo(people: int, out: Path, seed: int, show: int) -> None:
+    """Synthesise, start one agent per role, sign, approve, run, and score the leads."""
+    from coordinator.demo import run_demo
+
+    result = run_demo(out, people, seed, models_dir(), click.echo)
+    registry = Registry(result.out / "coordinator" / "registry.sqlite")
+    rows = _lead_rows(registry, None)
+    click.echo(f"\nleads ({len(rows)}; first {min(show, len(rows))}):")
+    if rows:
+        click.echo(
+            render_rows(
+                [{k: r[k] for k in ("lead", "region", "key", "flags")} for r in rows[:show]],
+                "table",
+            )
+        )
+    q = result.quality
+    click.echo(
+        f"\n{result.report.model}: {q.leads} leads, {q.truth} planted, "
+        f"{q.true_positives} true — precision {q.precision:.3f}, recall {q.recall:.3f}"
+    )
+    t = result.seconds
+    click.echo(
+        f"timings: synth {t['synth']:.1f}s, agents up {t['agents']:.1f}s, "
+        f"screen+combine {t['run']:.1f}s, total {t['total']:.1f}s on {os.cpu_count()} cores"
+    )
+    click.echo(f"state: FEDSCREEN_STATE={result.out / 'coordinator'} fedscreen leads list")
+
+
+@click.group()
+def bench() -> None:
+    """Benchmarks (not tests): throughput printed with the machine's core count."""
+
+
+@bench.command("tokens")
+@click.option("--n", default=2_000_000, show_default=True)
+@click.option("--repeat", default=3, show_default=True)
+def bench_tokens_cmd(n: int, repeat: int) -> None:
+    """Tokenisation throughput per core: HMAC alone, and normalise+checksum+HMAC."""
+    from fedscreen.tokensql import bench_tokens
+
+    runs = [bench_tokens(n, threads=1) for _ in range(repeat)]
+    click.echo(f"cores: {os.cpu_count()}  ids: {n}  runs: {repeat}  (threads=1, median)")
+    for key in sorted(runs[0]):
+        values = sorted(r[key] for r in runs)
+        click.echo(f"  {key}: {values[len(values) // 2]:,.0f}")
+
+
+@bench.command("screen")
+@click.option("--people", default=1_000_000, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("bench-out"))
+def bench_screen(people: int, out: Path) -> None:
+    """End-to-end: the demo federation at PEOPLE, timed per stage."""
+    from coordinator.demo import run_demo
+
+    started = time.monotonic()
+    result = run_demo(out, people, 11, models_dir(), lambda _m: None)
+    t = result.seconds
+    click.echo(f"cores: {os.cpu_count()}  people: {people}")
+    for k, v in t.items():
+        click.echo(f"  {k}: {v:.2f}s")
+    click.echo(f"  wall: {time.monotonic() - started:.2f}s  leads: {len(result.report.leads)}")
+    sys.stdout.flush()

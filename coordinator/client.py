@@ -1,0 +1,117 @@
+"""The coordinator's gRPC client for one agent. Deadlines on every call; mutual TLS only."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import grpc
+import pyarrow as pa
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from coordinator.state import AgentEntry, State
+from fedscreen import wire
+from fedscreen.errors import AgentUnavailable, FedscreenError, JobFailed
+from fedscreen.jobs import Description, Job, Summary
+from fedscreen.tls import channel_credentials, channel_options
+from fedscreen.v1 import agent_pb2 as pb
+from fedscreen.v1 import agent_pb2_grpc as pb_grpc
+
+
+@dataclass(frozen=True)
+class ScreenResult:
+    agent: str
+    role: str
+    table: pa.Table
+    summary: Summary
+
+
+class AgentClient:
+    def __init__(self, state: State, entry: AgentEntry) -> None:
+        self.entry = entry
+        creds = channel_credentials(state.client_cert, state.client_key, state.ca_cert)
+        self.channel = grpc.secure_channel(
+            entry.address, creds, options=channel_options(entry.name)
+        )
+        self.stub = pb_grpc.AgentStub(self.channel)
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> AgentClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _error(self, exc: grpc.RpcError, what: str) -> FedscreenError:
+        code = exc.code()
+        detail = exc.details() or code.name
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            return AgentUnavailable(f"agent {self.entry.name}: {what}: {code.name}: {detail}")
+        return JobFailed(f"agent {self.entry.name} refused {what}: {code.name}: {detail}")
+
+    def health(self, timeout: float = 5.0) -> str:
+        stub = health_pb2_grpc.HealthStub(self.channel)
+        try:
+            resp = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout)
+        except grpc.RpcError as exc:
+            raise self._error(exc, "health check") from None
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(resp.status))
+
+    def describe(self, timeout: float = 30.0) -> tuple[Description, float]:
+        started = time.monotonic()
+        try:
+            resp = self.stub.Describe(pb.DescribeRequest(), timeout=timeout)
+        except grpc.RpcError as exc:
+            raise self._error(exc, "Describe") from None
+        return wire.description_from_pb(resp), time.monotonic() - started
+
+    def screen(
+        self,
+        bundle: bytes,
+        job: Job,
+        timeout: float,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> ScreenResult:
+        """Stream one job's flags; the deadline covers the whole stream."""
+        request = pb.ScreenRequest(bundle=bundle, job=wire.job_to_pb(job))
+        chunks: list[bytes] = []
+        summary: Summary | None = None
+        try:
+            for reply in self.stub.Screen(request, timeout=timeout):
+                if reply.HasField("batch"):
+                    chunks.append(reply.batch.arrow_ipc)
+                    if on_batch:
+                        on_batch(reply.batch.rows)
+                else:
+                    summary = wire.summary_from_pb(reply.summary)
+        except grpc.RpcError as exc:
+            raise self._error(exc, f"job {job.job_id}") from None
+        if summary is None:
+            raise JobFailed(f"agent {self.entry.name}: stream ended without a summary")
+        table = wire.concat_ipc(chunks) if chunks else pa.table({})
+        if table.num_rows != summary.rows_out:
+            raise JobFailed(
+                f"agent {self.entry.name}: received {table.num_rows} rows, summary says "
+                f"{summary.rows_out}"
+            )
+        return ScreenResult(self.entry.name, self.entry.role, table, summary)
+
+
+def wait_healthy(state: State, entry: AgentEntry, timeout: float = 30.0) -> None:
+    """Block until the agent reports SERVING (readiness by health, never by sleeping blind)."""
+    deadline = time.monotonic() + timeout
+    with AgentClient(state, entry) as client:
+        try:
+            grpc.channel_ready_future(client.channel).result(timeout=timeout)
+        except grpc.FutureTimeoutError:
+            raise AgentUnavailable(f"agent {entry.name} at {entry.address} not reachable") from None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AgentUnavailable(f"agent {entry.name} did not become SERVING in {timeout}s")
+            if client.health(timeout=remaining) == "SERVING":
+                return
+            time.sleep(0.05)

@@ -1,0 +1,157 @@
+"""A local federation on loopback: agent configs, PKI, and agent processes.
+
+Used by `fedscreen demo`, the integration tests and the benchmarks. Agents run as separate
+processes (`python -m agent serve`), over mutual TLS, bound to port 0; readiness is read from
+the agent's announcement line and confirmed by gRPC health, never by sleeping.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coordinator import synth
+from coordinator.client import wait_healthy
+from coordinator.state import AgentEntry, State, issue_agent_cert
+from fedscreen import dictionary
+from fedscreen.errors import AgentUnavailable
+
+_LISTENING = re.compile(r"listening on (\S+:\d+)")
+
+
+def write_secret(path: Path) -> Path:
+    """The agency-shared token secret (the coordinator's state dir never holds it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(secrets.token_hex(32) + "\n")
+    path.chmod(0o600)
+    return path
+
+
+def write_agent_config(
+    state: State,
+    root: Path,
+    name: str,
+    role: str,
+    data: Path,
+    secret: Path,
+    max_flag_fraction: float = 0.2,
+) -> Path:
+    """An agent.toml for `role`, mapping every synthetic dataset of that role that exists."""
+    agent_dir = root / name
+    tls = issue_agent_cert(state, name, agent_dir / "tls", ("localhost", "127.0.0.1"))
+    keys_dir = agent_dir / "trusted"
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(state.signing_pub, keys_dir / "procuratorate.pub")
+    lines = [
+        "[agent]",
+        f'name = "{name}"',
+        f'role = "{role}"',
+        'listen = "127.0.0.1:0"',
+        'state_dir = "state"',
+        "",
+        "[tls]",
+        f'cert = "{tls / (name + ".crt")}"',
+        f'key = "{tls / (name + ".key")}"',
+        f'ca = "{tls / "ca.crt"}"',
+        'allowed_clients = ["coordinator"]',
+        "",
+        "[trust]",
+        'signer_keys = ["trusted/procuratorate.pub"]',
+        f'token_secret_file = "{secret}"',
+        "",
+        "[limits]",
+        f"max_flag_fraction = {max_flag_fraction}",
+        "max_flag_rows = 1000000",
+        "threads = 1",
+        "",
+    ]
+    for ds in dictionary.datasets(role):
+        path = synth.dataset_path(data, role, ds)
+        if path.exists():
+            lines += [f"[datasets.{ds}]", 'format = "parquet"', f'path = "{path}"', ""]
+    config = agent_dir / "agent.toml"
+    config.write_text("\n".join(lines), encoding="utf-8")
+    return config
+
+
+@dataclass
+class AgentProcess:
+    name: str
+    role: str
+    config: Path
+    proc: subprocess.Popen[str]
+    address: str
+    log: Path
+
+
+@dataclass
+class Federation:
+    state: State
+    processes: list[AgentProcess] = field(default_factory=list)
+
+    def start_agent(self, name: str, role: str, config: Path, timeout: float = 60.0) -> AgentEntry:
+        log = config.parent / "agent.log"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "serve", "--config", str(config)],
+            stdout=subprocess.PIPE,
+            stderr=log.open("w"),
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("FEDSCREEN_")},
+        )
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the agent announces its bound port, then serves
+        match = _LISTENING.search(line)
+        if not match:
+            proc.wait(timeout=10)
+            detail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise AgentUnavailable(f"agent {name} failed to start: {detail[0]}")
+        entry = self.state.add_agent(name, match.group(1), role)
+        self.processes.append(AgentProcess(name, role, config, proc, match.group(1), log))
+        wait_healthy(self.state, entry, timeout=timeout)
+        return entry
+
+    def approve(self, config: Path, bundle: Path) -> None:
+        """The agency operator's consent, via the agent's own CLI (the coordinator can't)."""
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "agent",
+                "approve",
+                "--config",
+                str(config),
+                "--yes",
+                "--by",
+                "demo-operator",
+                str(bundle),
+            ],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        for p in self.processes:
+            if p.proc.poll() is None:
+                p.proc.send_signal(signal.SIGTERM)
+        for p in self.processes:
+            try:
+                p.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.proc.kill()
+                p.proc.wait()
+            if p.proc.stdout:
+                p.proc.stdout.close()
+        self.processes.clear()
+
+    def __enter__(self) -> Federation:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,187 @@
+"""Dispatch one model to every agent of each of its roles, in parallel, and record the leads.
+
+Any agent failing or timing out fails the whole job, naming the agent (partial results are
+a later capability); the job record says why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow as pa
+
+from coordinator.client import AgentClient, ScreenResult
+from coordinator.combine import Lead, combine
+from coordinator.registry import Registry
+from coordinator.state import AgentEntry, State
+from fedscreen import keys
+from fedscreen.bundle import VerifiedBundle, sign_bundle, verify_bundle
+from fedscreen.errors import FedscreenError, JobFailed, UsageError
+from fedscreen.jobs import Job
+
+Progress = Callable[[str, str], None]  # (agent name, message)
+
+
+@dataclass
+class JobReport:
+    job_id: str
+    model: str
+    version: str
+    campaign: str
+    results: list[ScreenResult] = field(default_factory=list)
+    leads: list[Lead] = field(default_factory=list)
+    new_leads: int = 0
+    params: dict[str, int | float] = field(default_factory=dict)
+
+
+def load_bundle(state: State, target: str, models_dir: Path) -> tuple[bytes, VerifiedBundle]:
+    """A .fsb file as given, or a model folder (path or name under models/) signed now."""
+    path = Path(target)
+    if not path.exists() and (models_dir / target).is_dir():
+        path = models_dir / target
+    now = datetime.now(UTC)
+    if path.is_dir():
+        data = sign_bundle(path, keys.load_private(state.signing_key), state.signer_name(), now=now)
+    elif path.is_file():
+        data = path.read_bytes()
+    else:
+        raise UsageError(f"{target}: neither a bundle file nor a model folder")
+    trusted = keys.load_trusted([state.signing_pub])
+    return data, verify_bundle(data, trusted, now=now)
+
+
+def _agents_by_role(state: State, verified: VerifiedBundle) -> dict[str, list[AgentEntry]]:
+    registered = state.agents()
+    by_role: dict[str, list[AgentEntry]] = {}
+    for role in verified.manifest.roles:
+        found = [a for a in registered if a.role == role.name]
+        if not found:
+            raise UsageError(
+                f"model {verified.manifest.name} needs role {role.name} but no agent of that "
+                "role is registered (fedscreen agents add NAME ADDRESS --role ROLE)"
+            )
+        by_role[role.name] = found
+    return by_role
+
+
+def run_model(
+    state: State,
+    data: bytes,
+    verified: VerifiedBundle,
+    params: dict[str, str],
+    campaign: str | None = None,
+    timeout: float = 600.0,
+    progress: Progress | None = None,
+    requested_by: str = "analyst",
+) -> JobReport:
+    manifest = verified.manifest
+    resolved = manifest.resolve_params(params)  # refuse bad values before contacting anyone
+    campaign = campaign or manifest.name
+    by_role = _agents_by_role(state, verified)
+    job = Job(uuid.uuid4().hex, campaign, dict(params), requested_by)
+    registry = Registry(state.registry)
+    registry.start_job(
+        job.job_id,
+        manifest.name,
+        manifest.version,
+        verified.digest,
+        campaign,
+        resolved,
+        (manifest.title_zh, manifest.title_en),
+    )
+    report = JobReport(job.job_id, manifest.name, manifest.version, campaign, params=resolved)
+    say = progress or (lambda _agent, _msg: None)
+    try:
+        report.results = _dispatch(state, data, job, by_role, timeout, say)
+        tables = _tables_by_role(report.results)
+        report.leads = combine(
+            manifest, verified.text(manifest.combine_sql_file), tables, resolved, campaign
+        )
+        report.new_leads = registry.record_leads(
+            job.job_id, manifest.name, manifest.version, campaign, report.leads
+        )
+    except FedscreenError as exc:
+        registry.finish_job(job.job_id, "failed", exc.message)
+        raise
+    registry.finish_job(
+        job.job_id,
+        "succeeded",
+        agents=_agent_stats(report.results),
+        leads=len(report.leads),
+        new_leads=report.new_leads,
+    )
+    return report
+
+
+def _dispatch(
+    state: State,
+    data: bytes,
+    job: Job,
+    by_role: dict[str, list[AgentEntry]],
+    timeout: float,
+    say: Progress,
+) -> list[ScreenResult]:
+    entries = [a for agents in by_role.values() for a in agents]
+
+    def one(entry: AgentEntry) -> ScreenResult:
+        received = 0
+
+        def on_batch(rows: int) -> None:
+            nonlocal received
+            received += rows
+            say(entry.name, f"{received} flags received")
+
+        say(entry.name, "screening")
+        with AgentClient(state, entry) as client:
+            result = client.screen(data, job, timeout, on_batch)
+        say(
+            entry.name,
+            f"done: {result.summary.rows_out} flags from "
+            f"~{result.summary.rows_in} rows in {result.summary.seconds:.1f}s",
+        )
+        return result
+
+    results: list[ScreenResult] = []
+    with ThreadPoolExecutor(max_workers=max(1, len(entries))) as pool:
+        futures = {pool.submit(one, e): e for e in entries}
+        for fut in as_completed(futures):
+            entry = futures[fut]
+            try:
+                results.append(fut.result())
+            except FedscreenError as exc:
+                for other in futures:
+                    other.cancel()
+                raise JobFailed(
+                    f"job {job.job_id[:8]} failed at agent {entry.name}: {exc.message}"
+                ) from None
+    return results
+
+
+def _tables_by_role(results: list[ScreenResult]) -> dict[str, pa.Table]:
+    by_role: dict[str, list[pa.Table]] = {}
+    for r in results:
+        by_role.setdefault(r.role, []).append(r.table)
+    return {
+        role: pa.concat_tables([t for t in ts if t.num_columns])
+        if any(t.num_columns for t in ts)
+        else ts[0]
+        for role, ts in by_role.items()
+    }
+
+
+def _agent_stats(results: list[ScreenResult]) -> dict[str, dict[str, object]]:
+    return {
+        r.agent: {
+            "role": r.role,
+            "rows_in": r.summary.rows_in,
+            "rows_out": r.summary.rows_out,
+            "invalid_ids": r.summary.invalid_ids,
+            "seconds": round(r.summary.seconds, 3),
+        }
+        for r in results
+    }

@@ -1,0 +1,95 @@
+"""Synthetic agency data with planted fraud rings, for demos, benchmarks and model tests.
+
+One coherent population (the same people and firms recur across agencies) is written as one
+Parquet file per logical dataset, laid out per agency role exactly as the data dictionary
+says, so an agent can be pointed at `out/<role>/` unchanged. The planted rings follow seed 001
+(fake labour-relationship suits to back-pay pensions); their plaintiffs are the ground truth,
+written under `out/truth/`, outside every role directory, where no agent is configured to look.
+Honest look-alikes of five kinds (lookalikes.py) are listed in LOOKALIKE_FILE, to measure
+false positives. Deterministic for a given seed.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from coordinator.synth import lookalikes, population, rings
+from coordinator.synth.render import render
+from coordinator.synth.world import AS_OF_DAY, World
+
+AS_OF = datetime.date(2025, 6, 30)  # the data's reference date; everything happens before it
+TRUTH_FILE = "truth/fake_labour_litigation.csv"  # relative to out; no agent ever reads it
+LOOKALIKE_FILE = "truth/lookalikes.csv"  # honest cases resembling the fraud (kind column)
+
+assert (AS_OF - datetime.date(1970, 1, 1)).days == AS_OF_DAY
+
+__all__ = [
+    "AS_OF",
+    "LOOKALIKE_FILE",
+    "TRUTH_FILE",
+    "SynthSummary",
+    "dataset_path",
+    "generate",
+    "ring_count",
+]
+
+
+@dataclass(frozen=True)
+class SynthSummary:
+    out: Path
+    people: int
+    seed: int
+    rows: dict[str, dict[str, int]]  # role -> dataset -> row count
+    planted: int  # number of planted fraudulent plaintiffs (ground-truth rows)
+    seconds: float
+
+
+def dataset_path(out: Path, role: str, dataset: str) -> Path:
+    return out / role / f"{dataset}.parquet"
+
+
+def ring_count(people: int) -> int:
+    """About one ring per 50,000 people, never fewer than four (so tests always see some).
+
+    At that density a district of 10^6 has ~20 rings and ~450 planted plaintiffs — a few
+    percent of its labour cases, the order of seed 001's 272 cases in one district.
+    """
+    return max(4, people // 50_000)
+
+
+def generate(out: Path, people: int, seed: int) -> SynthSummary:
+    """Write every synthetic dataset and the ground truth under `out`; overwrites them."""
+    if people < 100:
+        raise ValueError(f"people must be at least 100 (got {people}): rings need a population")
+    began = time.perf_counter()
+    world = World(np.random.default_rng(seed))
+    # Planted rows first, so the background can top every dataset up to its target size.
+    n_rings = ring_count(people)
+    rings.plant(world, n_rings)
+    lookalikes.plant(world, n_rings)
+    population.populate(world, people)
+    rendered = render(world)
+
+    rows: dict[str, dict[str, int]] = {}
+    for (role, name), frame in rendered.frames.items():
+        path = dataset_path(out, role, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.write_parquet(path)
+        rows.setdefault(role, {})[name] = frame.height
+    truth = out / TRUTH_FILE
+    truth.parent.mkdir(parents=True, exist_ok=True)
+    rendered.truth.write_csv(truth)
+    rendered.lookalikes.write_csv(out / LOOKALIKE_FILE)
+    return SynthSummary(
+        out=out,
+        people=world.size("people"),
+        seed=seed,
+        rows=rows,
+        planted=rendered.truth.height,
+        seconds=round(time.perf_counter() - began, 3),
+    )

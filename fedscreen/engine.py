@@ -1,0 +1,417 @@
+"""The hardened DuckDB session in which an agent runs screening SQL over its own data.
+
+One in-memory DuckDB per session, one VIEW per logical dataset over the agency's physical
+source. Before any model SQL runs, the session is sealed: it may read exactly the source files,
+cannot install or load extensions, and its configuration is locked, so even SQL that slipped
+past fedscreen.sqlcheck cannot read other files, write anything, or loosen the settings.
+`run` then checks, executes, enforces the declared outputs and tokenises every identifier
+inside DuckDB; only flags and tokens come back.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow
+
+from fedscreen.dictionary import Dataset, datasets
+from fedscreen.errors import ConfigError, OutputRefused, QueryFailed, QueryTimeout, SchemaMismatch
+from fedscreen.manifest import Output, Role
+from fedscreen.sqlcheck import check_sql, named_parameters
+from fedscreen.tokens import TokenKeys
+from fedscreen.tokensql import macro_statements, qident, token_params, tokenise_select
+
+RESULT = "__fs_result"
+TOKENISED = "__fs_tokenised"
+# Errors about the query text (names, syntax) are safe to show; errors raised while reading
+# rows (conversion, overflow, CSV parsing) can quote data values, so only their class is shown.
+_TEXT_ERRORS = (duckdb.ParserException, duckdb.BinderException, duckdb.CatalogException)
+_INTEGERS = {"TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT"}
+_INTEGERS |= {"U" + t for t in _INTEGERS}
+_DECIMAL = re.compile(r"DECIMAL\((\d+),(\d+)\)")
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z_]{0,62}[0-9]{0,2}")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    dataset: str
+    format: Literal["parquet", "csv", "duckdb"]
+    path: str  # a file, or a glob for parquet/csv
+    table: str | None = None  # for format="duckdb": the table inside the DuckDB file
+
+
+@dataclass(frozen=True)
+class EngineLimits:
+    memory_limit: str = "2GB"
+    threads: int = 2
+    timeout_seconds: float = 600.0
+
+
+@dataclass(frozen=True)
+class RoleResult:
+    table: pyarrow.Table  # tokenised, columns in the role's declared output order
+    rows_in: int  # max row count over the datasets the role reads
+    invalid_ids: dict[str, int]  # kind -> rows dropped because a non-null identifier was invalid
+    seconds: float
+
+
+def type_problem(expected: str, actual: str) -> str | None:
+    """Why `actual` cannot stand for the dictionary's `expected` type, or None if it can.
+
+    Widening that cannot change a model's result is accepted: any integer type for INTEGER,
+    and DECIMAL(p,2) with p ≥ 14 for DECIMAL(14,2) (same scale, so sums and thresholds are
+    exact). DOUBLE for money, TIMESTAMP for DATE, numbers for identifiers are refused.
+    """
+    if actual == expected or (expected == "INTEGER" and actual in _INTEGERS):
+        return None
+    want, got = _DECIMAL.fullmatch(expected), _DECIMAL.fullmatch(actual)
+    if want and got and got[2] == want[2] and int(got[1]) >= int(want[1]):
+        return None
+    return f"has type {actual}, expected {expected}"
+
+
+class Engine:
+    def __init__(
+        self, role: str, sources: Mapping[str, SourceSpec], limits: EngineLimits = EngineLimits()
+    ) -> None:
+        self.role = role
+        self.limits = limits
+        self._datasets = datasets(role)
+        unknown = sorted(set(sources) - set(self._datasets))
+        if unknown:
+            known = ", ".join(sorted(self._datasets))
+            raise ConfigError(f"role {role} has no dataset {unknown[0]!r} (known: {known})")
+        for name, spec in sources.items():
+            if spec.dataset != name:
+                raise ConfigError(f"source for {name!r} names dataset {spec.dataset!r}")
+        self._files = {name: _source_files(spec) for name, spec in sources.items()}
+        self._attached: dict[str, str] = {}  # DuckDB file -> catalog alias
+        self._csv_raw: dict[str, str] = {}  # dataset -> read_csv(…) of its text
+        self.sources = dict(sources)
+        self._con = duckdb.connect(":memory:", config=_startup_config(limits))
+        try:
+            for name, spec in sources.items():
+                self._open_source(name, spec)
+            for statement in macro_statements():
+                self._con.execute(statement)
+            self._seal()
+        except BaseException:
+            self._con.close()
+            raise
+
+    def _open_source(self, name: str, spec: SourceSpec) -> None:
+        try:
+            self._create_view(name, spec)
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            raise ConfigError(
+                f"dataset {name}: cannot open {spec.format} {spec.path}: {first}"
+            ) from None
+
+    # --- setup ------------------------------------------------------------------------------
+    def _create_view(self, name: str, spec: SourceSpec) -> None:
+        files = self._files[name]
+        if spec.format == "parquet":
+            body = f"SELECT * FROM read_parquet({_str_list(files)})"
+        elif spec.format == "csv":
+            body = self._csv_body(self._datasets[name], files)
+        else:
+            # Attached read-only rather than copied: no second copy in memory, DuckDB's own
+            # storage speed, and the attached catalog is unreachable from model SQL (sqlcheck
+            # refuses qualified names; it is not among the role's datasets).
+            alias = self._attached.get(files[0])
+            if alias is None:  # one file may hold several datasets; DuckDB attaches it once
+                alias = self._attached[files[0]] = f"__fs_src_{len(self._attached)}"
+                self._con.execute(f"ATTACH {_str(files[0])} AS {qident(alias)} (READ_ONLY)")
+            schema, _, table = (spec.table or name).rpartition(".")
+            body = f"SELECT * FROM {qident(alias)}.{qident(schema or 'main')}.{qident(table)}"
+        self._con.execute(f"CREATE VIEW {qident(name)} AS {body}")
+
+    def _csv_body(self, dataset: Dataset, files: list[str]) -> str:
+        # Read as text, then TRY_CAST the dictionary's columns to the dictionary's types: IDs
+        # stay VARCHAR with their leading zeros, money is DECIMAL, and one malformed value (a
+        # date "2024-02-30") becomes NULL instead of failing every run; validate() counts them.
+        # A dictionary column the file lacks is left out, so validate() reports it as missing.
+        raw = self._csv_raw[dataset.name] = _csv_reader(files)
+        header = [str(r[0]) for r in self._con.execute(f"DESCRIBE FROM {raw}").fetchall()]
+        types = {c.name: c.type for c in dataset.columns if c.type != "VARCHAR"}
+        # nullif(…, '') is not decoration: DuckDB 2.0 pushes a bare TRY_CAST into the CSV
+        # scanner, which then casts strictly and fails on the first malformed value.
+        cols = ", ".join(
+            f"TRY_CAST(nullif({qident(h)}, '') AS {types[h]}) AS {qident(h)}"
+            if h in types
+            else qident(h)
+            for h in header
+        )
+        return f"SELECT {cols} FROM {raw}"
+
+    def _seal(self) -> None:
+        paths = sorted({f for files in self._files.values() for f in files})
+        self._con.execute("SET enable_progress_bar = false")  # it would draw on the agent's stdout
+        self._con.execute(f"SET allowed_paths = {_str_list(paths)}")
+        self._con.execute("SET enable_external_access = false")
+        self._con.execute("SET lock_configuration = true")
+
+    # --- schema -----------------------------------------------------------------------------
+    def validate(self) -> list[str]:
+        """Every difference from the dictionary, one line each naming dataset and column; []
+        if none. For CSV sources this includes values that do not parse (a full scan)."""
+        problems = self._schema_problems()
+        for name in sorted(self._csv_raw):
+            problems += self._unparsed(name, dict(self._columns(name)))
+        return problems
+
+    def check(self) -> None:
+        """SchemaMismatch if a dataset lacks a column or has a wrong type. Unparsed CSV values
+        do not count: they read as NULL, and a model can still run."""
+        problems = self._schema_problems()
+        if problems:
+            more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+            raise SchemaMismatch("; ".join(problems[:3]) + more)
+
+    def _schema_problems(self) -> list[str]:
+        problems = []
+        for name in sorted(self.sources):
+            actual = dict(self._columns(name))
+            for col in self._datasets[name].columns:
+                where = f"{self.role}.{name}: column {col.name}"
+                if col.name not in actual:
+                    problems.append(f"{where} is missing (expected {col.type})")
+                elif problem := type_problem(col.type, actual[col.name]):
+                    problems.append(f"{where} {problem}")
+        return problems
+
+    def _unparsed(self, name: str, actual: Mapping[str, str]) -> list[str]:
+        """For a CSV source: values of typed columns that did not parse (and became NULL)."""
+        raw = self._csv_raw[name]
+        typed = [
+            c for c in self._datasets[name].columns if c.name in actual and c.type != "VARCHAR"
+        ]
+        if not typed:
+            return []
+        counts = ", ".join(
+            f"count(*) FILTER (WHERE {qident(c.name)} <> '' "
+            f"AND TRY_CAST(nullif({qident(c.name)}, '') AS {c.type}) IS NULL)"
+            for c in typed
+        )
+        with self._duckdb_errors():
+            row = self._con.execute(f"SELECT {counts} FROM {raw}").fetchall()[0]
+        return [
+            f"{self.role}.{name}: column {c.name} has {n} value(s) that are not {c.type} "
+            "(read as NULL)"
+            for c, n in zip(typed, row, strict=True)
+            if n
+        ]
+
+    def describe(self) -> dict[str, tuple[list[tuple[str, str]], int]]:
+        return {name: (self._columns(name), self._count(name)) for name in sorted(self.sources)}
+
+    def _columns(self, name: str) -> list[tuple[str, str]]:
+        with self._duckdb_errors():
+            rows = self._con.execute(f"DESCRIBE {qident(name)}").fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def _count(self, name: str) -> int:
+        with self._duckdb_errors():
+            return int(_scalar(self._con, f"SELECT count(*) FROM {qident(name)}"))
+
+    # --- screening --------------------------------------------------------------------------
+    def run(
+        self, role: Role, sql: str, params: Mapping[str, int | float], keys: TokenKeys
+    ) -> RoleResult:
+        missing = [d for d in role.reads if d not in self.sources]
+        if missing:
+            raise SchemaMismatch(f"role {role.name} reads {missing[0]!r}, which is not mapped")
+        check_sql(sql, set(role.reads), set(params))
+        used = {p: params[p] for p in named_parameters(sql)}
+        # A trailing ";" would end the CREATE … AS statement the query is wrapped in.
+        body = sql.rstrip().rstrip(";")
+        start = time.monotonic()
+        deadline = _Deadline(self._con, self.limits.timeout_seconds)
+        try:
+            with deadline, self._duckdb_errors():
+                rows_in = max((self._count(d) for d in role.reads), default=0)
+                self._con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {body}", used)
+                deadline.check()
+                _enforce_outputs(self._con, role.outputs)
+                table, invalid = _tokenise(self._con, role.outputs, keys)
+                deadline.check()
+        finally:
+            self._drop_temp()
+        return RoleResult(table, rows_in, invalid, time.monotonic() - start)
+
+    @contextmanager
+    def _duckdb_errors(self) -> Iterator[None]:
+        """DuckDB errors as one-line messages that never quote data values."""
+        try:
+            yield
+        except duckdb.InterruptException:
+            seconds = self.limits.timeout_seconds
+            raise QueryTimeout(f"the query ran longer than {seconds:g} s and was stopped") from None
+        except _TEXT_ERRORS as exc:
+            raise QueryFailed(f"query failed: {str(exc).splitlines()[0]}") from None
+        except duckdb.Error as exc:
+            kind = str(exc).split(":", 1)[0].strip() or type(exc).__name__
+            raise QueryFailed(
+                f"query failed while reading data ({kind}); details withheld because they can "
+                "quote data values - run the model on fixtures to debug"
+            ) from None
+
+    def _drop_temp(self) -> None:
+        # Never mask the error that ended the run; a leftover table is replaced next time.
+        with suppress(duckdb.Error):
+            for table in (RESULT, TOKENISED):
+                self._con.execute(f"DROP TABLE IF EXISTS temp.{table}")
+
+    def close(self) -> None:
+        self._con.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- output enforcement and tokenisation ------------------------------------------------------
+def _enforce_outputs(con: duckdb.DuckDBPyConnection, outputs: tuple[Output, ...]) -> None:
+    """Refuse the result unless it has exactly the declared columns, types and value sets.
+    Messages name the column, never a value."""
+    actual = {str(r[0]): str(r[1]) for r in con.execute(f"DESCRIBE {RESULT}").fetchall()}
+    declared = {o.name: o for o in outputs}
+    for name in actual:
+        if name not in declared:
+            # Name it only if it looks like a name a model author wrote, not like a value.
+            shown = repr(name) if _PLAIN_NAME.fullmatch(name) else "(name withheld)"
+            raise OutputRefused(f"result column {shown} is not a declared output")
+    for out in outputs:
+        if out.name not in actual:
+            raise OutputRefused(f"declared output {out.name!r} is missing from the result")
+        want = "BOOLEAN" if out.kind == "bool" else "VARCHAR"
+        if actual[out.name] != want:
+            raise OutputRefused(
+                f"output {out.name!r} ({out.kind}) must be {want}, not {actual[out.name]}"
+            )
+        _check_values(con, out)
+
+
+def _check_values(con: duckdb.DuckDBPyConnection, out: Output) -> None:
+    col = qident(out.name)
+    if out.kind == "region":
+        bad = f"NOT regexp_full_match({col}, '[0-9]{{6}}')"
+        what = "a 6-digit region code"
+        params: dict[str, Any] = {}
+    elif out.kind == "enum":
+        bad = f"NOT list_contains($values, {col})"
+        what = f"one of its {len(out.values)} declared values"
+        params = {"values": list(out.values)}
+    else:
+        return
+    count = _scalar(con, f"SELECT count(*) FROM {RESULT} WHERE {col} IS NOT NULL AND {bad}", params)
+    if count:
+        raise OutputRefused(f"output {out.name!r}: {count} row(s) hold a value that is not {what}")
+
+
+def _tokenise(
+    con: duckdb.DuckDBPyConnection, outputs: tuple[Output, ...], keys: TokenKeys
+) -> tuple[pyarrow.Table, dict[str, int]]:
+    ids = {o.name: o.kind for o in outputs if o.is_token}
+    kinds = sorted(set(ids.values()))
+    # Keys are bound parameters: the SQL text (which can reach logs) never contains them.
+    sql = tokenise_select(RESULT, ids)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TOKENISED} AS {sql}", token_params(keys, kinds))
+    bad = {c: qident("__bad_" + c) for c in ids}
+    invalid: dict[str, int] = {}
+    if ids:
+        counts = ", ".join(
+            f"count(*) FILTER (WHERE {' OR '.join(bad[c] for c in ids if ids[c] == k)})"
+            for k in kinds
+        )
+        row = con.execute(f"SELECT {counts} FROM {TOKENISED}").fetchall()[0]
+        invalid = dict(zip(kinds, (int(v) for v in row), strict=True))
+    keep = f"WHERE NOT ({' OR '.join(bad.values())})" if ids else ""
+    cols = ", ".join(qident(o.name) for o in outputs)
+    table = con.sql(f"SELECT {cols} FROM {TOKENISED} {keep}").to_arrow_table()
+    return table, invalid
+
+
+# --- helpers ------------------------------------------------------------------------------------
+class _Deadline:
+    """Interrupt the connection when the time is up: the running statement raises
+    duckdb.InterruptException. An interrupt that lands between statements is lost, so the
+    steps also call check()."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self._fired = threading.Event()
+        self._con = con
+        self._timer = threading.Timer(seconds, self._fire)
+        self._timer.daemon = True
+
+    def _fire(self) -> None:
+        self._fired.set()
+        self._con.interrupt()
+
+    def check(self) -> None:
+        if self._fired.is_set():
+            raise duckdb.InterruptException("deadline passed between statements")
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
+
+
+def _startup_config(limits: EngineLimits) -> dict[str, Any]:
+    return {
+        "memory_limit": limits.memory_limit,
+        "threads": limits.threads,
+        "autoinstall_known_extensions": False,
+        "autoload_known_extensions": False,
+        "allow_community_extensions": False,
+        # The Python client would otherwise resolve unknown table names to Python variables
+        # (DataFrames, Arrow tables) in the caller's frames.
+        "python_enable_replacements": False,
+    }
+
+
+def _source_files(spec: SourceSpec) -> list[str]:
+    """The files behind a source, resolved now: with external access off, DuckDB can read
+    listed files but cannot list directories, so globs are expanded here."""
+    if spec.format not in ("parquet", "csv", "duckdb"):
+        raise ConfigError(f"dataset {spec.dataset}: unknown source format {spec.format!r}")
+    if spec.format == "duckdb":
+        files = [spec.path] if Path(spec.path).is_file() else []
+    else:
+        files = sorted(f for f in glob.glob(spec.path) if Path(f).is_file())
+    if not files:
+        raise ConfigError(f"dataset {spec.dataset}: no source file at {spec.path}")
+    return [str(Path(f).resolve()) for f in files]
+
+
+def _csv_reader(files: list[str]) -> str:
+    return f"read_csv({_str_list(files)}, header = true, all_varchar = true)"
+
+
+def _scalar(con: duckdb.DuckDBPyConnection, sql: str, params: Any = None) -> Any:
+    # fetchall, not fetchone: DuckDB 2 refuses further work on a connection while a result
+    # has not been read to its end.
+    return con.execute(sql, params or {}).fetchall()[0][0]
+
+
+def _str(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _str_list(items: list[str]) -> str:
+    return "[" + ", ".join(_str(i) for i in items) + "]"

@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from agent.config import load_settings, read_secret
+from agent.guard import enforce_caps
+from agent.config import DisclosureLimits
+from fedscreen.errors import ConfigError, DisclosureLimit
+
+GOOD = """
+[agent]
+name = "court-a"
+role = "court"
+listen = "127.0.0.1:0"
+state_dir = "state"
+
+[tls]
+cert = "a.crt"
+key = "a.key"
+ca = "ca.crt"
+allowed_clients = ["coordinator"]
+
+[trust]
+signer_keys = ["signer.pub"]
+token_secret_file = "secret"
+
+[limits]
+max_flag_fraction = 0.1
+
+[datasets.labour_cases]
+format = "parquet"
+path = "data/*.parquet"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "agent.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_a_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, GOOD))
+    assert s.role == "court" and s.name == "court-a"
+    assert s.state_dir == (tmp_path / "state").resolve()
+    assert s.sources["labour_cases"].path == str(tmp_path / "data/*.parquet")
+    assert s.disclosure.max_flag_fraction == 0.1
+    assert s.tls is not None and s.tls.allowed_clients == ("coordinator",)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (("[tls]", "[tls_off]"), "mutual TLS is mandatory"),
+        (('role = "court"', 'role = "courts"'), "agent.role 'courts' is unknown"),
+        (('name = "court-a"\n', ""), "agent.name is missing"),
+        (("max_flag_fraction = 0.1", "max_flag_fraction = 3"), "limits.max_flag_fraction"),
+        (('format = "parquet"', 'format = "xlsx"'), "datasets.labour_cases.format"),
+        (("[datasets.labour_cases]", "[datasets.labour_case]"), "datasets.labour_case is not"),
+        (('signer_keys = ["signer.pub"]', "signer_keys = []"), "trust the signer_keys"),
+        (('listen = "127.0.0.1:0"', 'listen = "anywhere"'), "agent.listen"),
+        (('allowed_clients = ["coordinator"]', "allowed_clients = []"), "tls.allowed_clients"),
+    ],
+)
+def test_bad_configs_name_the_file_and_key(
+    tmp_path: Path, edit: tuple[str, str], message: str
+) -> None:
+    if message == "trust the signer_keys":
+        message = "trust.signer_keys is empty"
+    path = write(tmp_path, GOOD.replace(*edit))
+    with pytest.raises(ConfigError, match=message) as err:
+        load_settings(path)
+    assert str(path) in str(err.value)
+
+
+def test_insecure_dev_allows_a_config_without_tls(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD.replace("[tls]", "[tls_off]"))
+    assert load_settings(path, insecure_dev=True).tls is None
+
+
+def test_a_short_token_secret_is_refused(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, GOOD))
+    (tmp_path / "secret").write_text("too short")
+    with pytest.raises(ConfigError, match="shorter than 32 bytes"):
+        read_secret(s)
+    (tmp_path / "secret").write_text("x" * 40)
+    assert read_secret(s) == b"x" * 40
+
+
+@pytest.mark.parametrize(
+    ("rows_out", "rows_in", "refused"),
+    [(5, 100, False), (10, 100, False), (11, 100, True), (0, 0, False), (1001, 10**6, True)],
+)
+def test_flag_caps(rows_out: int, rows_in: int, refused: bool) -> None:
+    limits = DisclosureLimits(max_flag_fraction=0.1, max_flag_rows=1000)
+    if refused:
+        with pytest.raises(DisclosureLimit, match="nothing was sent"):
+            enforce_caps(rows_out, rows_in, limits)
+    else:
+        enforce_caps(rows_out, rows_in, limits)

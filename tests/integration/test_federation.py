@@ -1,0 +1,82 @@
+"""End to end over real agent processes and mutual TLS."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import pytest
+
+from agent.audit import read_entries, verify_chain
+from coordinator.client import AgentClient
+from coordinator.evaluate import evaluate_people
+from coordinator.registry import Registry
+from coordinator.run import run_model
+from fedscreen.errors import JobFailed
+from fedscreen.jobs import Job
+from tests.integration.conftest import MODEL, Fed
+
+
+def test_model_run_finds_the_planted_rings(fed: Fed) -> None:
+    report = run_model(fed.state, fed.bundle, fed.verified, {})
+    assert {r.role for r in report.results} == {r.name for r in fed.verified.manifest.roles}
+    q = evaluate_people(
+        Registry(fed.state.registry),
+        fed.data / "truth" / "fake_labour_litigation.csv",
+        fed.secret.read_text().strip().encode(),
+        MODEL,
+        MODEL,
+    )
+    assert q.truth > 20
+    assert q.precision >= 0.9
+    assert q.recall >= 0.9
+
+
+def test_a_rerun_updates_leads_instead_of_duplicating(fed: Fed) -> None:
+    first = run_model(fed.state, fed.bundle, fed.verified, {})
+    second = run_model(fed.state, fed.bundle, fed.verified, {})
+    assert second.new_leads == 0
+    assert {lead.lead_id for lead in first.leads} == {lead.lead_id for lead in second.leads}
+
+
+def test_each_screen_is_in_the_agents_audit_chain(fed: Fed) -> None:
+    report = run_model(fed.state, fed.bundle, fed.verified, {"min_suits": "6"})
+    audit = fed.configs["court"].parent / "state" / "audit.jsonl"
+    assert verify_chain(audit) >= 2
+    entry = next(e for e in read_entries(audit) if e.get("job_id") == report.job_id)
+    assert entry["outcome"] == "ok"
+    assert entry["params"]["min_suits"] == 6
+    assert entry["bundle_digest"] == fed.verified.digest
+    assert entry["caller"] == "coordinator"
+    assert entry["rows_out"] == next(r for r in report.results if r.role == "court").summary.rows_out
+
+
+def test_a_parameter_outside_the_signed_bounds_is_refused(fed: Fed) -> None:
+    entry = fed.state.agent("t-court")
+    with AgentClient(fed.state, entry) as client, pytest.raises(JobFailed, match="maximum 50"):
+        client.screen(fed.bundle, Job("j-bounds", MODEL, {"min_suits": "500"}, "t"), 30)
+
+
+def test_agent_check_accepts_the_synthetic_sources(fed: Fed) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "agent", "check", "--config", str(fed.configs["social_security"])],
+        capture_output=True, text=True, check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "back_payments" in out.stdout and "ok" in out.stdout
+
+
+def test_describe_reports_shapes_not_exact_sizes(fed: Fed) -> None:
+    entry = fed.state.agent("t-social-security")
+    with AgentClient(fed.state, entry) as client:
+        desc, _latency = client.describe()
+    assert desc.role == "social_security"
+    assert fed.verified.digest in desc.approved_digests
+    by_name = {d.name: d for d in desc.datasets}
+    rows = sum(1 for _ in csv.reader((fed.data / "truth" / "fake_labour_litigation.csv").open()))
+    assert rows > 1
+    insured = by_name["insured_persons"]
+    assert ("person_id", "VARCHAR") in insured.columns
+    digits = str(insured.approx_rows).rstrip("0")
+    assert len(digits) <= 2

@@ -1,0 +1,150 @@
+"""A real agent refuses what it must, with the right status, and sends nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from agent.audit import read_entries
+from coordinator.client import AgentClient
+from fedscreen import keys
+from fedscreen.bundle import sign_bundle, verify_bundle
+from fedscreen.errors import JobFailed
+from fedscreen.jobs import Job
+from tests.integration.conftest import Fed
+
+MANIFEST = """
+name = "probe"
+version = "{version}"
+title_zh = "探针"
+title_en = "Probe"
+[roles.court]
+sql = "court.sql"
+reads = ["labour_cases"]
+[roles.court.outputs]
+{outputs}
+[combine]
+sql = "combine.sql"
+lead_key = ["case_no"]
+"""
+OUTPUTS = 'case_no = "case"\nregion = "region"'
+_counter = iter(range(10_000))
+
+
+def make_bundle(fed: Fed, tmp: Path, sql: str, outputs: str = OUTPUTS) -> bytes:
+    folder = tmp / f"probe{next(_counter)}"
+    folder.mkdir()
+    version = f"0.0.{next(_counter)}"
+    (folder / "model.toml").write_text(MANIFEST.format(version=version, outputs=outputs), "utf-8")
+    (folder / "court.sql").write_text(sql, "utf-8")
+    (folder / "combine.sql").write_text("SELECT * FROM court", "utf-8")
+    now = datetime.now(UTC)
+    return sign_bundle(folder, keys.load_private(fed.state.signing_key), "test", now=now)
+
+
+def approve(fed: Fed, data: bytes) -> None:
+    trusted = keys.load_trusted([fed.state.signing_pub])
+    fed.approve("court", verify_bundle(data, trusted, now=datetime.now(UTC)))
+
+
+def screen(fed: Fed, data: bytes, job_id: str) -> list[int]:
+    batches: list[int] = []
+    with AgentClient(fed.state, fed.state.agent("t-court")) as client:
+        client.screen(data, Job(job_id, "probe", {}, "test"), 60, on_batch=batches.append)
+    return batches
+
+
+def audit_entry(fed: Fed, job_id: str) -> dict[str, object]:
+    audit = fed.configs["court"].parent / "state" / "audit.jsonl"
+    return next(e for e in read_entries(audit) if e.get("job_id") == job_id)
+
+
+GOOD_SQL = "SELECT case_no, court_region AS region FROM labour_cases WHERE false"
+
+
+def test_a_signed_but_unapproved_bundle_is_denied(fed: Fed, tmp_path: Path) -> None:
+    data = make_bundle(fed, tmp_path, GOOD_SQL)
+    batches: list[int] = []
+    with pytest.raises(JobFailed, match="PERMISSION_DENIED.*not approved"):
+        batches = screen(fed, data, "j-unapproved")
+    assert batches == []
+    assert audit_entry(fed, "j-unapproved")["error"] == "NotApproved"
+
+
+def test_a_bundle_signed_by_an_unknown_key_is_denied(fed: Fed, tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "model.toml").write_text(MANIFEST.format(version="9.9.9", outputs=OUTPUTS), "utf-8")
+    (folder / "court.sql").write_text(GOOD_SQL, "utf-8")
+    (folder / "combine.sql").write_text("SELECT * FROM court", "utf-8")
+    rogue = keys.generate_signing_key()
+    data = sign_bundle(folder, rogue, "rogue", now=datetime.now(UTC))
+    with pytest.raises(JobFailed, match="PERMISSION_DENIED"):
+        screen(fed, data, "j-rogue")
+    assert audit_entry(fed, "j-rogue")["error"] == "UnknownSigningKey"
+
+
+def test_an_approved_bundle_runs(fed: Fed, tmp_path: Path) -> None:
+    data = make_bundle(fed, tmp_path, GOOD_SQL)
+    approve(fed, data)
+    assert screen(fed, data, "j-good") == []
+    assert audit_entry(fed, "j-good")["outcome"] == "ok"
+
+
+FORBIDDEN = {
+    "table_function": "SELECT * FROM read_csv('/etc/passwd')",
+    "file_path_as_table": "SELECT * FROM '/etc/passwd'",
+    "pragma": "PRAGMA database_list",
+    "set": "SET threads = 64",
+    "attach": "ATTACH '/tmp/x.db' AS x",
+    "copy": "COPY labour_cases TO '/tmp/out.csv'",
+    "install": "INSTALL httpfs",
+    "load": "LOAD httpfs",
+    "two_statements": "SELECT 1 AS case_no, '110101' AS region; SELECT 2",
+    "other_dataset": "SELECT person_id AS case_no, region FROM insured_persons",
+    "getenv": "SELECT getenv('HOME') AS case_no, '110101' AS region",
+    "ddl": "CREATE TABLE t AS SELECT 1",
+}
+
+
+@pytest.mark.parametrize("construct", sorted(FORBIDDEN))
+def test_forbidden_sql_is_refused_and_nothing_is_sent(
+    fed: Fed, tmp_path: Path, construct: str
+) -> None:
+    data = make_bundle(fed, tmp_path, FORBIDDEN[construct])
+    approve(fed, data)
+    batches: list[int] = []
+    with pytest.raises(JobFailed, match="PERMISSION_DENIED"):
+        batches = screen(fed, data, f"j-sql-{construct}")
+    assert batches == []
+    assert audit_entry(fed, f"j-sql-{construct}")["error"] == "ForbiddenSQL"
+
+
+def test_an_undeclared_output_column_is_refused(fed: Fed, tmp_path: Path) -> None:
+    sql = "SELECT case_no, court_region AS region, plaintiff_id FROM labour_cases"
+    data = make_bundle(fed, tmp_path, sql)
+    approve(fed, data)
+    with pytest.raises(JobFailed, match="PERMISSION_DENIED.*plaintiff_id"):
+        screen(fed, data, "j-undeclared")
+    assert audit_entry(fed, "j-undeclared")["error"] == "OutputRefused"
+
+
+def test_a_result_over_the_flag_cap_is_refused(fed: Fed, tmp_path: Path) -> None:
+    data = make_bundle(fed, tmp_path, "SELECT case_no, court_region AS region FROM labour_cases")
+    approve(fed, data)
+    batches: list[int] = []
+    with pytest.raises(JobFailed, match="RESOURCE_EXHAUSTED.*cap"):
+        batches = screen(fed, data, "j-cap")
+    assert batches == []
+    assert audit_entry(fed, "j-cap")["error"] == "DisclosureLimit"
+
+
+def test_a_model_without_this_role_is_a_failed_precondition(fed: Fed, tmp_path: Path) -> None:
+    with AgentClient(fed.state, fed.state.agent("t-market-regulation")) as client:
+        data = make_bundle(fed, tmp_path, GOOD_SQL)
+        trusted = keys.load_trusted([fed.state.signing_pub])
+        fed.approve("market_regulation", verify_bundle(data, trusted, now=datetime.now(UTC)))
+        with pytest.raises(JobFailed, match="FAILED_PRECONDITION"):
+            client.screen(data, Job("j-role", "probe", {}, "test"), 30)
