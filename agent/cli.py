@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import click
-from fedscreen.engine import Engine
 
 from agent.approvals import Approvals
 from agent.audit import AuditLog, verify_chain
 from agent.config import AgentSettings, load_settings, read_secret
 from fedscreen import keys as signing_keys
 from fedscreen import logs
-from fedscreen.bundle import verify_bundle
+from fedscreen.bundle import VerifiedBundle, verify_bundle
 from fedscreen.describe import describe_bundle
+from fedscreen.engine import Engine
 from fedscreen.errors import FedscreenError, SchemaMismatch
 
 CONFIG = click.option(
@@ -74,7 +74,7 @@ def check(config: Path) -> None:
         raise SchemaMismatch(f"{len(problems)} schema problem(s) in mapped sources; see above")
 
 
-def _verified(settings: AgentSettings, bundle: Path):  # type: ignore[no-untyped-def]
+def _verified(settings: AgentSettings, bundle: Path) -> VerifiedBundle:
     trusted = signing_keys.load_trusted(settings.signer_keys)
     return verify_bundle(_read_bundle(bundle), trusted, now=datetime.now(UTC))
 

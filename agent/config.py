@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fedscreen.engine import EngineLimits, SourceSpec
-
 from fedscreen import dictionary
+from fedscreen.engine import EngineLimits, SourceSpec
 from fedscreen.errors import ConfigError
 
 _FORMATS = ("parquet", "csv", "duckdb")

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from fedscreen.engine import Engine
 
 from agent.approvals import Approvals
 from agent.audit import AuditLog
@@ -20,6 +19,7 @@ from agent.config import AgentSettings, read_secret
 from agent.guard import enforce_caps
 from fedscreen import keys as signing_keys
 from fedscreen.bundle import VerifiedBundle, verify_bundle
+from fedscreen.engine import Engine
 from fedscreen.errors import FedscreenError, ManifestError, WrongRole
 from fedscreen.jobs import Job, Summary
 from fedscreen.tokens import TokenKeys

@@ -15,13 +15,13 @@ from concurrent import futures
 from importlib.metadata import version
 
 import grpc
-from fedscreen.engine import Engine
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agent.audit import AuditLog
 from agent.config import AgentSettings
 from agent.screening import Screener
 from fedscreen import wire
+from fedscreen.engine import Engine
 from fedscreen.errors import FedscreenError
 from fedscreen.jobs import DatasetShape, Description, round_2sig
 from fedscreen.tls import server_credentials

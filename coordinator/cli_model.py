@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from coordinator.cli_common import state_of
 from fedscreen import keys as signing_keys
@@ -26,7 +27,7 @@ def _read(path: Path) -> bytes:
         raise UsageError(f"cannot read bundle {path}") from None
 
 
-def _trusted(ctx: click.Context, key: tuple[Path, ...]):  # type: ignore[no-untyped-def]
+def _trusted(ctx: click.Context, key: tuple[Path, ...]) -> dict[str, Ed25519PublicKey]:
     paths = list(key) or [state_of(ctx).signing_pub]
     return signing_keys.load_trusted(paths)
 

@@ -7,6 +7,7 @@ import re
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -15,7 +16,7 @@ from coordinator.cli_common import models_dir, parse_params, render_rows, state_
 from coordinator.registry import Registry
 
 
-def _progress_printer() -> object:
+def _progress_printer() -> Callable[[str, str], None]:
     lock = threading.Lock()
 
     def say(agent: str, message: str) -> None:
@@ -62,7 +63,7 @@ def _short(value: object) -> str:
 
 
 def _lead_rows(registry: Registry, model: str | None) -> list[dict[str, object]]:
-    rows = []
+    rows: list[dict[str, object]] = []
     for lead in registry.leads(model):
         flags = ", ".join(f"{k}={_short(v)}" for k, v in lead.flags.items() if v is not None)
         rows.append(

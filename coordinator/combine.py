@@ -13,10 +13,10 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
-from fedscreen.sqlcheck import check_sql, named_parameters
 
 from fedscreen.errors import JobFailed, ManifestError
 from fedscreen.manifest import Manifest, Role
+from fedscreen.sqlcheck import check_sql, named_parameters
 
 _ARROW_TYPES = {"bool": pa.bool_()}
 

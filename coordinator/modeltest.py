@@ -13,9 +13,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from fedscreen.engine import Engine, SourceSpec
-
 from coordinator.combine import combine
+from fedscreen.engine import Engine, SourceSpec
 from fedscreen.errors import ManifestError
 from fedscreen.manifest import Manifest, load_manifest
 from fedscreen.tokens import TokenKeys, reference_token

@@ -4,9 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.config import load_settings, read_secret
+from agent.config import DisclosureLimits, load_settings, read_secret
 from agent.guard import enforce_caps
-from agent.config import DisclosureLimits
 from fedscreen.errors import ConfigError, DisclosureLimit
 
 GOOD = """

@@ -49,7 +49,9 @@ def test_each_screen_is_in_the_agents_audit_chain(fed: Fed) -> None:
     assert entry["params"]["min_suits"] == 6
     assert entry["bundle_digest"] == fed.verified.digest
     assert entry["caller"] == "coordinator"
-    assert entry["rows_out"] == next(r for r in report.results if r.role == "court").summary.rows_out
+    assert (
+        entry["rows_out"] == next(r for r in report.results if r.role == "court").summary.rows_out
+    )
 
 
 def test_a_parameter_outside_the_signed_bounds_is_refused(fed: Fed) -> None:
@@ -61,7 +63,9 @@ def test_a_parameter_outside_the_signed_bounds_is_refused(fed: Fed) -> None:
 def test_agent_check_accepts_the_synthetic_sources(fed: Fed) -> None:
     out = subprocess.run(
         [sys.executable, "-m", "agent", "check", "--config", str(fed.configs["social_security"])],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert out.returncode == 0, out.stderr
     assert "back_payments" in out.stdout and "ok" in out.stdout

@@ -43,8 +43,9 @@ def test_a_client_without_a_certificate_is_rejected(fed: Fed) -> None:
 def test_a_federation_cert_with_a_name_not_allowed_is_denied(fed: Fed) -> None:
     now = datetime.now(UTC)
     ca = fed.state.ca_cert.read_bytes()
-    other = pki.issue_cert(ca, fed.state.ca_key.read_bytes(), "another-agent", server=False,
-                           client=True, now=now)
+    other = pki.issue_cert(
+        ca, fed.state.ca_key.read_bytes(), "another-agent", server=False, client=True, now=now
+    )
     creds = grpc.ssl_channel_credentials(
         root_certificates=ca, private_key=other.key_pem, certificate_chain=other.cert_pem
     )

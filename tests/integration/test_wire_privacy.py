@@ -82,7 +82,9 @@ def _plaintext_agent(fed: Fed, role: str) -> tuple[subprocess.Popen[str], str]:
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "agent", "serve", "--insecure-dev", "--config", str(config)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -133,9 +135,12 @@ def _raw_values(data: Path) -> tuple[set[str], set[str]]:
     ids: set[str] = set()
     texts: set[str] = set()
     for role, dataset in [
-        ("court", "labour_cases"), ("hrss", "arbitration_awards"),
-        ("social_security", "back_payments"), ("social_security", "insured_persons"),
-        ("social_security", "retirements"), ("social_security", "employers"),
+        ("court", "labour_cases"),
+        ("hrss", "arbitration_awards"),
+        ("social_security", "back_payments"),
+        ("social_security", "insured_persons"),
+        ("social_security", "retirements"),
+        ("social_security", "employers"),
         ("market_regulation", "enterprises"),
     ]:
         frame = pl.read_parquet(synth.dataset_path(data, role, dataset))
