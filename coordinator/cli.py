@@ -96,6 +96,14 @@ def agents_add(ctx: click.Context, name: str, address: str, role: str) -> None:
     click.echo(f"agent {entry.name} ({entry.role}) at {entry.address}")
 
 
+@agents.command("remove")
+@click.argument("name")
+@click.pass_context
+def agents_remove(ctx: click.Context, name: str) -> None:
+    state_of(ctx).remove_agent(name)
+    click.echo(f"removed agent {name}")
+
+
 @agents.command("status")
 @click.pass_context
 def agents_status(ctx: click.Context) -> None:

@@ -6,7 +6,6 @@ import os
 import re
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -166,16 +165,22 @@ def bench_tokens_cmd(n: int, repeat: int) -> None:
 
 @bench.command("screen")
 @click.option("--people", default=1_000_000, show_default=True)
+@click.option("--baseline", default=100_000, show_default=True, help="smaller run for ratios")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("bench-out"))
-def bench_screen(people: int, out: Path) -> None:
-    """End-to-end: the demo federation at PEOPLE, timed per stage."""
+def bench_screen(people: int, baseline: int, out: Path) -> None:
+    """End to end at BASELINE and PEOPLE in one run: stage times, agents' peak memory."""
     from coordinator.demo import run_demo
 
-    started = time.monotonic()
-    result = run_demo(out, people, 11, models_dir(), lambda _m: None)
-    t = result.seconds
-    click.echo(f"cores: {os.cpu_count()}  people: {people}")
-    for k, v in t.items():
-        click.echo(f"  {k}: {v:.2f}s")
-    click.echo(f"  wall: {time.monotonic() - started:.2f}s  leads: {len(result.report.leads)}")
+    click.echo(f"cores: {os.cpu_count()}")
+    click.echo("people     rows_in   flags  leads  screen_s  total_s  agent_peak_MiB(max)")
+    for n in (baseline, people):
+        result = run_demo(out, n, 11, models_dir(), lambda _m: None)
+        rows_in = sum(r.summary.rows_in for r in result.report.results)
+        flags = sum(r.summary.rows_out for r in result.report.results)
+        peak = max(result.agent_peak_kib.values(), default=0) / 1024
+        t = result.seconds
+        click.echo(
+            f"{n:<10} {rows_in:<9} {flags:<6} {len(result.report.leads):<6} "
+            f"{t['run']:<9.2f} {t['total']:<8.2f} {peak:.0f}"
+        )
     sys.stdout.flush()

@@ -31,6 +31,7 @@ class DemoResult:
     report: JobReport
     quality: Quality
     seconds: dict[str, float]
+    agent_peak_kib: dict[str, int]
 
 
 def _fresh(out: Path) -> None:
@@ -86,4 +87,4 @@ def run_demo(
         report.campaign,
     )
     timings["total"] = time.monotonic() - t0
-    return DemoResult(out, report, quality, timings)
+    return DemoResult(out, report, quality, timings, dict(fed.peak_kib))

@@ -91,10 +91,22 @@ class AgentProcess:
     log: Path
 
 
+def peak_rss_kib(pid: int) -> int | None:
+    """The process's peak resident set (Linux VmHWM), or None where /proc is not available."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
 @dataclass
 class Federation:
     state: State
     processes: list[AgentProcess] = field(default_factory=list)
+    peak_kib: dict[str, int] = field(default_factory=dict)  # per agent, read just before stop
 
     def start_agent(self, name: str, role: str, config: Path, timeout: float = 60.0) -> AgentEntry:
         log = config.parent / "agent.log"
@@ -138,6 +150,9 @@ class Federation:
 
     def stop(self) -> None:
         for p in self.processes:
+            peak = peak_rss_kib(p.proc.pid) if p.proc.poll() is None else None
+            if peak is not None:
+                self.peak_kib[p.name] = peak
             if p.proc.poll() is None:
                 p.proc.send_signal(signal.SIGTERM)
         for p in self.processes:

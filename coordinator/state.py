@@ -94,6 +94,18 @@ class State:
                 ) from None
         return out
 
+    def remove_agent(self, name: str) -> None:
+        entries = {a.name: a for a in self.agents()}
+        if entries.pop(name, None) is None:
+            raise UsageError(f"unknown agent {name!r} (see: fedscreen agents status)")
+        self._write_agents(list(entries.values()))
+
+    def _write_agents(self, entries: list[AgentEntry]) -> None:
+        lines = []
+        for a in entries:
+            lines += [f'[agents."{a.name}"]', f'address = "{a.address}"', f'role = "{a.role}"', ""]
+        self.agents_file.write_text("\n".join(lines), encoding="utf-8")
+
     def add_agent(self, name: str, address: str, role: str) -> AgentEntry:
         if not _AGENT_NAME.match(name):
             raise UsageError(f"agent name {name!r} must be lower-case letters, digits and '-'")
@@ -103,10 +115,7 @@ class State:
             raise UsageError(f"address {address!r} must be HOST:PORT")
         entries = {a.name: a for a in self.agents()}
         entries[name] = AgentEntry(name, address, role)
-        lines = []
-        for a in entries.values():
-            lines += [f'[agents."{a.name}"]', f'address = "{a.address}"', f'role = "{a.role}"', ""]
-        self.agents_file.write_text("\n".join(lines), encoding="utf-8")
+        self._write_agents(list(entries.values()))
         return entries[name]
 
     def agent(self, name: str) -> AgentEntry:

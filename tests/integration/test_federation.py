@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import socket
 import subprocess
 import sys
 
@@ -84,3 +85,17 @@ def test_describe_reports_shapes_not_exact_sizes(fed: Fed) -> None:
     assert ("person_id", "VARCHAR") in insured.columns
     digits = str(insured.approx_rows).rstrip("0")
     assert len(digits) <= 2
+
+
+def test_an_unreachable_agent_fails_the_job_naming_it(fed: Fed) -> None:
+    with socket.socket() as s:  # a port that was free a moment ago: nothing listens there
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fed.state.add_agent("t-dead-court", f"127.0.0.1:{port}", "court")
+    try:
+        with pytest.raises(JobFailed, match="agent t-dead-court.*UNAVAILABLE"):
+            run_model(fed.state, fed.bundle, fed.verified, {}, timeout=10)
+    finally:
+        fed.state.remove_agent("t-dead-court")
+    failed = [j for j in Registry(fed.state.registry).jobs() if j["status"] == "failed"]
+    assert any("t-dead-court" in str(j["message"]) for j in failed)
