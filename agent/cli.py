@@ -15,6 +15,7 @@ from agent.config import AgentSettings, load_settings, read_secret
 from fedscreen import keys as signing_keys
 from fedscreen import logs
 from fedscreen.bundle import VerifiedBundle, verify_bundle
+from fedscreen.cliutil import run_cli
 from fedscreen.describe import describe_bundle
 from fedscreen.engine import Engine
 from fedscreen.errors import FedscreenError, SchemaMismatch
@@ -149,20 +150,7 @@ def audit_verify(config: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: FedscreenErrors become one line on stderr and their exit code."""
-    try:
-        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except FedscreenError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 1
-    except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        return exc.exit_code
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+    return run_cli(cli, argv)
 
 
 if __name__ == "__main__":

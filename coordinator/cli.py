@@ -11,6 +11,7 @@ import click
 from coordinator.cli_common import state_of
 from coordinator.state import init_state, issue_agent_cert
 from fedscreen import keys as signing_keys
+from fedscreen.cliutil import run_cli
 from fedscreen.errors import FedscreenError
 
 
@@ -145,23 +146,9 @@ for command in (run, leads, synth, demo, bench):
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = None) -> int:
     """Entry point: FedscreenErrors become one line on stderr and their exit code."""
-    env = dict(environ) if environ is not None else None
-    try:
-        if env is not None and "FEDSCREEN_STATE" in env:
-            argv = ["--state", env["FEDSCREEN_STATE"], *(argv or [])]
-        cli.main(args=list(argv) if argv is not None else None, standalone_mode=False)
-    except FedscreenError as exc:
-        click.echo(f"error: {exc.message}", err=True)
-        return exc.exit_code
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        return 1
-    except click.ClickException as exc:
-        click.echo(f"error: {exc.format_message()}", err=True)
-        return exc.exit_code
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
+    if environ is not None and "FEDSCREEN_STATE" in environ:
+        argv = ["--state", environ["FEDSCREEN_STATE"], *(argv or [])]
+    return run_cli(cli, argv)
 
 
 if __name__ == "__main__":
