@@ -21,7 +21,7 @@ from coordinator import synth
 from coordinator.client import wait_healthy
 from coordinator.state import AgentEntry, State, issue_agent_cert
 from fedscreen import dictionary
-from fedscreen.errors import AgentUnavailable
+from fedscreen.errors import AgentUnavailable, JobFailed
 
 _LISTENING = re.compile(r"listening on (\S+:\d+)")
 
@@ -131,22 +131,13 @@ class Federation:
 
     def approve(self, config: Path, bundle: Path) -> None:
         """The agency operator's consent, via the agent's own CLI (the coordinator can't)."""
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "agent",
-                "approve",
-                "--config",
-                str(config),
-                "--yes",
-                "--by",
-                "demo-operator",
-                str(bundle),
-            ],
-            check=True,
-            capture_output=True,
+        argv = ["approve", "--config", str(config), "--yes", "--by", "demo-operator", str(bundle)]
+        done = subprocess.run(
+            [sys.executable, "-m", "agent", *argv], capture_output=True, text=True, check=False
         )
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines() or ["no output"]
+            raise JobFailed(f"approving {bundle.name} at {config.parent.name}: {lines[-1]}")
 
     def stop(self) -> None:
         for p in self.processes:

@@ -139,10 +139,11 @@ def _dispatch(
         say(entry.name, "screening")
         with AgentClient(state, entry) as client:
             result = client.screen(data, job, timeout, on_batch)
+        invalid = sum(result.summary.invalid_ids.values())
         say(
             entry.name,
-            f"done: {result.summary.rows_out} flags from "
-            f"~{result.summary.rows_in} rows in {result.summary.seconds:.1f}s",
+            f"done: {result.summary.rows_out} flags from ~{result.summary.rows_in} rows in "
+            f"{result.summary.seconds:.1f}s ({invalid} rows with invalid identifiers dropped)",
         )
         return result
 
