@@ -66,7 +66,7 @@ def check(config: Path) -> None:
         problems = engine.validate()
         shapes = engine.describe()
     for name, (_cols, rows) in sorted(shapes.items()):
-        bad = [p for p in problems if p.startswith(f"{name}.") or p.startswith(f"{name}:")]
+        bad = [p for p in problems if p.startswith(f"{settings.role}.{name}:")]
         status = "ok" if not bad else f"{len(bad)} problem(s)"
         click.echo(f"dataset: {name}: {rows} rows, {status}")
     for p in problems:

@@ -40,6 +40,7 @@ def run(
     state = state_of(ctx)
     data, verified = load_bundle(state, target, models_dir())
     m = verified.manifest
+    m.resolve_params(parse_params(params))  # bad values fail before anything is printed
     click.echo(f"job: {m.name} {m.version} — {m.title_zh}")
     report = run_model(
         state, data, verified, parse_params(params), campaign, timeout, progress=_progress_printer()

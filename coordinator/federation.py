@@ -44,6 +44,7 @@ def write_agent_config(
     max_flag_fraction: float = 0.2,
 ) -> Path:
     """An agent.toml for `role`, mapping every synthetic dataset of that role that exists."""
+    root, data, secret = root.resolve(), data.resolve(), secret.resolve()
     agent_dir = root / name
     tls = issue_agent_cert(state, name, agent_dir / "tls", ("localhost", "127.0.0.1"))
     keys_dir = agent_dir / "trusted"

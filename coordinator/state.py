@@ -20,6 +20,7 @@ from fedscreen import dictionary, keys, pki
 from fedscreen.errors import ConfigError, UsageError
 
 _AGENT_NAME = re.compile(r"^[a-z0-9][a-z0-9\-]{0,62}$")
+_ADDRESS = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
 COORDINATOR_CN = "coordinator"
 
 
@@ -83,7 +84,10 @@ class State:
     def agents(self) -> list[AgentEntry]:
         if not self.agents_file.exists():
             return []
-        doc = tomllib.loads(self.agents_file.read_text(encoding="utf-8"))
+        try:
+            doc = tomllib.loads(self.agents_file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{self.agents_file}: not valid TOML ({exc})") from None
         out = []
         for name, spec in sorted(doc.get("agents", {}).items()):
             try:
@@ -111,8 +115,8 @@ class State:
             raise UsageError(f"agent name {name!r} must be lower-case letters, digits and '-'")
         if role not in dictionary.roles():
             raise UsageError(f"unknown role {role!r} (known: {', '.join(dictionary.roles())})")
-        if ":" not in address:
-            raise UsageError(f"address {address!r} must be HOST:PORT")
+        if not _ADDRESS.match(address):
+            raise UsageError(f"address {address!r} must be HOST:PORT (or [IPv6]:PORT)")
         entries = {a.name: a for a in self.agents()}
         entries[name] = AgentEntry(name, address, role)
         self._write_agents(list(entries.values()))
