@@ -19,6 +19,7 @@ from agent.config import AgentSettings, read_secret
 from agent.guard import enforce_caps
 from fedscreen import keys as signing_keys
 from fedscreen.bundle import VerifiedBundle, verify_bundle
+from fedscreen.candidates import check_candidates, filter_candidates
 from fedscreen.engine import Engine
 from fedscreen.errors import FedscreenError, ManifestError, WrongRole
 from fedscreen.jobs import Job, Summary
@@ -55,6 +56,7 @@ class Screener:
             "caller": caller,
             "campaign": job.campaign,
             "requested_by": job.requested_by,
+            "candidates": {c: len(t) for c, t in sorted(job.candidates.items())},
         }
         try:
             verified = self.verify(bundle)
@@ -93,15 +95,17 @@ class Screener:
         if deadline_s is not None and deadline_s < limits.timeout_seconds:
             # The caller's deadline bounds the query: no point computing what nobody will read.
             limits = dataclasses.replace(limits, timeout_seconds=max(deadline_s - 0.5, 0.1))
+        check_candidates(role, job.candidates)
         with Engine(self.settings.role, self.settings.sources, limits) as engine:
             result = engine.run(role, verified.text(role.sql_file), params, keys)
-        enforce_caps(result.table.num_rows, result.rows_in, self.settings.disclosure)
+        table = filter_candidates(result.table, job.candidates)
+        enforce_caps(table.num_rows, result.rows_in, self.settings.disclosure)
         summary = Summary(
             job_id=job.job_id,
             bundle_digest=verified.digest,
             role=self.settings.role,
             rows_in=result.rows_in,
-            rows_out=result.table.num_rows,
+            rows_out=table.num_rows,
             invalid_ids=dict(result.invalid_ids),
         )
-        return Outcome(result.table, summary, params)
+        return Outcome(table, summary, params)

@@ -84,7 +84,7 @@ class AgentServicer(pb_grpc.AgentServicer):
         self, request: pb.ScreenRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ScreenReply]:
         caller = self._caller(context, "Screen")
-        job = wire.job_from_pb(request.job)
+        job = wire.job_from_request(request)
         if not job.job_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "job.job_id is required")
         remaining = context.time_remaining()

@@ -137,10 +137,10 @@ def agents_status(ctx: click.Context) -> None:
 
 
 from coordinator.cli_model import model  # noqa: E402  (subcommand groups live beside)
-from coordinator.cli_run import bench, demo, leads, run, synth  # noqa: E402
+from coordinator.cli_run import bench, demo, evaluate, leads, run, synth  # noqa: E402
 
 cli.add_command(model)
-for command in (run, leads, synth, demo, bench):
+for command in (run, leads, synth, demo, bench, evaluate):
     cli.add_command(command)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 
 from coordinator.cli_common import models_dir, parse_params, render_rows, state_of
+from coordinator.evaluate import Quality, evaluate_model
 from coordinator.registry import Registry
 
 
@@ -72,6 +73,9 @@ def _lead_rows(registry: Registry, model: str | None) -> list[dict[str, object]]
                 "model": f"{lead.title_zh} / {lead.title_en}",
                 "region": lead.region or "",
                 "key": " ".join(f"{k}={_short(v)}" for k, v in lead.key.items()),
+                "kind": lead.kind,
+                "explanation": lead.explanation_zh or flags,
+                "explanation_en": lead.explanation_en,
                 "flags": flags,
                 "state": lead.state,
                 "found": lead.found_at,
@@ -126,23 +130,66 @@ def demo(people: int, out: Path, seed: int, show: int) -> None:
     rows = _lead_rows(registry, None)
     click.echo(f"\nleads ({len(rows)}; first {min(show, len(rows))}):")
     if rows:
-        click.echo(
-            render_rows(
-                [{k: r[k] for k in ("lead", "region", "key", "flags")} for r in rows[:show]],
-                "table",
-            )
-        )
-    q = result.quality
-    click.echo(
-        f"\n{result.report.model}: {q.leads} leads, {q.truth} planted, "
-        f"{q.true_positives} true — precision {q.precision:.3f}, recall {q.recall:.3f}"
-    )
+        cols = ("lead", "region", "kind", "explanation")
+        click.echo(render_rows([{k: r[k] for k in cols} for r in rows[:show]], "table"))
+    click.echo("\nlead quality against the planted ground truth (test bench only):")
+    click.echo(render_rows(quality_rows(result.quality), "table"))
     t = result.seconds
     click.echo(
-        f"timings: synth {t['synth']:.1f}s, agents up {t['agents']:.1f}s, "
+        f"\ntimings: synth {t['synth']:.1f}s, agents up {t['agents']:.1f}s, "
         f"screen+combine {t['run']:.1f}s, total {t['total']:.1f}s on {os.cpu_count()} cores"
     )
     click.echo(f"state: FEDSCREEN_STATE={result.out / 'coordinator'} fedscreen leads list")
+
+
+def quality_rows(quality: list[Quality]) -> list[dict[str, object]]:
+    return [
+        {
+            "model": q.model,
+            "kind": q.kind,
+            "leads": q.leads,
+            "planted": q.truth,
+            "true": q.true_positives,
+            "precision": f"{q.precision:.3f}",
+            "recall": f"{q.recall:.3f}",
+        }
+        for q in quality
+    ]
+
+
+@click.command("eval")
+@click.option(
+    "--truth",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="synth output folder (its truth/ holds one file per model)",
+)
+@click.option(
+    "--secret",
+    type=click.Path(path_type=Path, dir_okay=False),
+    required=True,
+    help="the agencies' token secret (test bench only: never on a real coordinator)",
+)
+@click.option("--model", "model_filter", help="only this model")
+@click.option("--campaign", help="token scope label (default: the model name)")
+@click.pass_context
+def evaluate(
+    ctx: click.Context, truth: Path, secret: Path, model_filter: str | None, campaign: str | None
+) -> None:
+    """Precision, recall and lead counts per model and lead kind against synthetic truth."""
+    from coordinator import synth as synthesis
+
+    registry = Registry(state_of(ctx).registry)
+    models = sorted({lead.model for lead in registry.leads(model_filter)})
+    if model_filter and not models:
+        models = [model_filter]
+    key = secret.read_bytes().strip()
+    quality = [
+        q
+        for m in models
+        for q in evaluate_model(registry, truth / synthesis.truth_file(m), key, m, campaign or m)
+    ]
+    click.echo(render_rows(quality_rows(quality), "table") or "no leads to evaluate")
 
 
 @click.group()
@@ -176,12 +223,13 @@ def bench_screen(people: int, baseline: int, out: Path) -> None:
     click.echo("people     rows_in   flags  leads  screen_s  total_s  agent_peak_MiB(max)")
     for n in (baseline, people):
         result = run_demo(out, n, 11, models_dir(), lambda _m: None)
-        rows_in = sum(r.summary.rows_in for r in result.report.results)
-        flags = sum(r.summary.rows_out for r in result.report.results)
+        rows_in = sum(r.summary.rows_in for rep in result.reports for r in rep.results)
+        flags = sum(r.summary.rows_out for rep in result.reports for r in rep.results)
+        leads = sum(len(rep.leads) for rep in result.reports)
         peak = max(result.agent_peak_kib.values(), default=0) / 1024
         t = result.seconds
         click.echo(
-            f"{n:<10} {rows_in:<9} {flags:<6} {len(result.report.leads):<6} "
+            f"{n:<10} {rows_in:<9} {flags:<6} {leads:<6} "
             f"{t['run']:<9.2f} {t['total']:<8.2f} {peak:.0f}"
         )
     sys.stdout.flush()

@@ -76,7 +76,7 @@ class AgentClient:
         on_batch: Callable[[int], None] | None = None,
     ) -> ScreenResult:
         """Stream one job's flags; the deadline covers the whole stream."""
-        request = pb.ScreenRequest(bundle=bundle, job=wire.job_to_pb(job))
+        request = wire.screen_request(bundle, job)
         chunks: list[bytes] = []
         summary: Summary | None = None
         try:

@@ -32,11 +32,14 @@ class Lead:
     key: dict[str, str]
     flags: dict[str, object]
     region: str | None
+    kind: str = ""
+    explanation_zh: str = ""
+    explanation_en: str = ""
 
 
-def lead_id(model: str, campaign: str, key: Mapping[str, object]) -> str:
+def lead_id(model: str, campaign: str, kind: str, key: Mapping[str, object]) -> str:
     """Stable within a model's campaign scope, so a re-run updates rather than duplicates."""
-    blob = json.dumps([model, campaign, sorted(key.items())], ensure_ascii=False)
+    blob = json.dumps([model, campaign, kind, sorted(key.items())], ensure_ascii=False)
     return "L" + hashlib.sha256(blob.encode()).hexdigest()[:12]
 
 
@@ -72,7 +75,7 @@ def combine(
 
 def _leads(manifest: Manifest, result: pa.Table, campaign: str) -> list[Lead]:
     names = set(result.column_names)
-    absent = [k for k in manifest.lead_key if k not in names]
+    absent = [k for k in (*manifest.lead_key, manifest.kind_column or "") if k and k not in names]
     if absent:
         raise ManifestError(f"combine output of {manifest.name} lacks lead_key column {absent[0]}")
     leads: dict[str, Lead] = {}
@@ -80,8 +83,10 @@ def _leads(manifest: Manifest, result: pa.Table, campaign: str) -> list[Lead]:
         key = {k: row[k] for k in manifest.lead_key}
         if any(v is None for v in key.values()):
             continue
-        flags = {k: v for k, v in row.items() if k not in key}
+        kind = str(row[manifest.kind_column]) if manifest.kind_column else manifest.name
+        flags = {k: v for k, v in row.items() if k not in key and k != manifest.kind_column}
         region = row.get(manifest.lead_region) if manifest.lead_region else None
-        lid = lead_id(manifest.name, campaign, key)
-        leads.setdefault(lid, Lead(lid, key, flags, region))
+        lid = lead_id(manifest.name, campaign, kind, key)
+        zh, en = manifest.explain(kind, row)
+        leads.setdefault(lid, Lead(lid, key, flags, region, kind, zh, en))
     return list(leads.values())

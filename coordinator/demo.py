@@ -1,8 +1,9 @@
 """`fedscreen demo`: the whole path, for real, on one machine.
 
-Synthetic agency data → one agent process per role on loopback with mutual TLS → a signed,
-agency-approved model → flags streamed back → leads at the coordinator → precision and recall
-against the ground truth that no agent ever read.
+Synthetic agency data → one agent process per agency role on loopback with mutual TLS →
+every shipped model signed and approved by the agencies it needs → flags streamed back →
+leads at the coordinator → precision and recall per model and lead kind against the ground
+truth that no agent ever read.
 """
 
 from __future__ import annotations
@@ -14,22 +15,22 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coordinator import synth
-from coordinator.evaluate import Quality, evaluate_people
+from coordinator.evaluate import Quality, evaluate_model
 from coordinator.federation import Federation, write_agent_config, write_secret
 from coordinator.registry import Registry
 from coordinator.run import JobReport, load_bundle, run_model
 from coordinator.state import init_state
+from fedscreen.bundle import VerifiedBundle
 from fedscreen.errors import UsageError
 
-MODEL = "fake_labour_litigation"
 _MARKER = ".fedscreen-demo"
 
 
 @dataclass(frozen=True)
 class DemoResult:
     out: Path
-    report: JobReport
-    quality: Quality
+    reports: list[JobReport]
+    quality: list[Quality]
     seconds: dict[str, float]
     agent_peak_kib: dict[str, int]
 
@@ -44,8 +45,17 @@ def _fresh(out: Path) -> None:
     (out / _MARKER).write_text("made by fedscreen demo\n")
 
 
+def shipped_models(models_dir: Path) -> list[str]:
+    return sorted(p.parent.name for p in models_dir.glob("*/model.toml"))
+
+
 def run_demo(
-    out: Path, people: int, seed: int, models_dir: Path, say: Callable[[str], None]
+    out: Path,
+    people: int,
+    seed: int,
+    models_dir: Path,
+    say: Callable[[str], None],
+    models: list[str] | None = None,
 ) -> DemoResult:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
@@ -54,37 +64,55 @@ def run_demo(
     timings["synth"] = time.monotonic() - t0
     rows = sum(sum(d.values()) for d in summary.rows.values())
     say(
-        f"synthesised {people} people: {rows} agency rows, {summary.planted} planted plaintiffs "
+        f"synthesised {people} people: {rows} rows across {len(summary.rows)} agency roles "
         f"({timings['synth']:.1f}s)"
     )
 
     state = init_state(out / "coordinator", "demo procuratorate")
     secret = write_secret(out / "agency-shared" / "token.secret")
-    data, verified = load_bundle(state, MODEL, models_dir)
-    bundle_path = state.bundles / f"{MODEL}-{verified.manifest.version}.fsb"
-    bundle_path.write_bytes(data)
-    say(f"signed {MODEL} {verified.manifest.version} ({verified.digest[:12]})")
+    bundles: dict[str, tuple[bytes, VerifiedBundle, Path]] = {}
+    for name in models or shipped_models(models_dir):
+        data, verified = load_bundle(state, name, models_dir)
+        path = state.bundles / f"{name}-{verified.manifest.version}.fsb"
+        path.write_bytes(data)
+        bundles[name] = (data, verified, path)
+        say(f"signed {name} {verified.manifest.version} ({verified.digest[:12]})")
+    roles = sorted({r.name for _d, v, _p in bundles.values() for r in v.manifest.roles})
 
+    reports: list[JobReport] = []
     with Federation(state) as fed:
         t1 = time.monotonic()
-        for role in verified.manifest.roles:
-            name = f"demo-{role.name.replace('_', '-')}"
-            config = write_agent_config(
-                state, out / "agents", name, role.name, out / "data", secret
-            )
-            entry = fed.start_agent(name, role.name, config)
-            fed.approve(config, bundle_path)
-            say(f"agent {name} ({role.name}) serving on {entry.address}, bundle approved")
+        specs = []
+        for role in roles:
+            name = f"demo-{role.replace('_', '-')}"
+            config = write_agent_config(state, out / "agents", name, role, out / "data", secret)
+            specs.append((name, role, config))
+        fed.start_agents(specs)
+        for name, role, config in specs:
+            for _data, verified, path in bundles.values():
+                if role in {r.name for r in verified.manifest.roles}:
+                    fed.approve(config, path)
+            say(f"agent {name} ({role}) serving, its models approved by its operator")
         timings["agents"] = time.monotonic() - t1
         t2 = time.monotonic()
-        report = run_model(state, data, verified, {}, progress=lambda a, m: say(f"  [{a}] {m}"))
+        for name, (data, verified, _path) in bundles.items():
+            say(f"running {name}: {verified.manifest.title_zh}")
+            reports.append(
+                run_model(state, data, verified, {}, progress=lambda a, m: say(f"  [{a}] {m}"))
+            )
         timings["run"] = time.monotonic() - t2
-    quality = evaluate_people(
-        Registry(state.registry),
-        out / "data" / synth.TRUTH_FILE,
-        secret.read_text().strip().encode(),
-        MODEL,
-        report.campaign,
-    )
+    registry = Registry(state.registry)
+    key = secret.read_text().strip().encode()
+    quality = [
+        q
+        for report in reports
+        for q in evaluate_model(
+            registry,
+            out / "data" / synth.truth_file(report.model),
+            key,
+            report.model,
+            report.campaign,
+        )
+    ]
     timings["total"] = time.monotonic() - t0
-    return DemoResult(out, report, quality, timings, dict(fed.peak_kib))
+    return DemoResult(out, reports, quality, timings, dict(fed.peak_kib))

@@ -110,25 +110,38 @@ class Federation:
     peak_kib: dict[str, int] = field(default_factory=dict)  # per agent, read just before stop
 
     def start_agent(self, name: str, role: str, config: Path, timeout: float = 60.0) -> AgentEntry:
-        log = config.parent / "agent.log"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "agent", "serve", "--config", str(config)],
-            stdout=subprocess.PIPE,
-            stderr=log.open("w"),
-            text=True,
-            env={k: v for k, v in os.environ.items() if not k.startswith("FEDSCREEN_")},
-        )
-        assert proc.stdout is not None
-        line = proc.stdout.readline()  # the agent announces its bound port, then serves
-        match = _LISTENING.search(line)
-        if not match:
-            proc.wait(timeout=10)
-            detail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise AgentUnavailable(f"agent {name} failed to start: {detail[0]}")
-        entry = self.state.add_agent(name, match.group(1), role)
-        self.processes.append(AgentProcess(name, role, config, proc, match.group(1), log))
-        wait_healthy(self.state, entry, timeout=timeout)
-        return entry
+        return self.start_agents([(name, role, config)], timeout)[0]
+
+    def start_agents(
+        self, specs: list[tuple[str, str, Path]], timeout: float = 60.0
+    ) -> list[AgentEntry]:
+        """Launch all, then wait for each: start-up costs overlap instead of adding up."""
+        launched = []
+        for name, role, config in specs:
+            log = config.parent / "agent.log"
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "agent", "serve", "--config", str(config)],
+                stdout=subprocess.PIPE,
+                stderr=log.open("w"),
+                text=True,
+                env={k: v for k, v in os.environ.items() if not k.startswith("FEDSCREEN_")},
+            )
+            launched.append((name, role, config, proc, log))
+        entries = []
+        for name, role, config, proc, log in launched:
+            assert proc.stdout is not None
+            line = proc.stdout.readline()  # the agent announces its bound port, then serves
+            match = _LISTENING.search(line)
+            if not match:
+                proc.wait(timeout=10)
+                detail = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+                raise AgentUnavailable(f"agent {name} failed to start: {detail[0]}")
+            entry = self.state.add_agent(name, match.group(1), role)
+            self.processes.append(AgentProcess(name, role, config, proc, match.group(1), log))
+            entries.append(entry)
+        for entry in entries:
+            wait_healthy(self.state, entry, timeout=timeout)
+        return entries
 
     def approve(self, config: Path, bundle: Path) -> None:
         """The agency operator's consent, via the agent's own CLI (the coordinator can't)."""

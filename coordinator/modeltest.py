@@ -13,7 +13,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+
 from coordinator.combine import combine
+from fedscreen.candidates import filter_candidates
 from fedscreen.engine import Engine, SourceSpec
 from fedscreen.errors import ManifestError
 from fedscreen.manifest import Manifest, load_manifest
@@ -36,23 +39,55 @@ class FixtureResult:
 
 
 def _expected(path: Path, keys: TokenKeys, manifest: Manifest) -> set[tuple[str, ...]]:
+    """(kind, *key tokens) of every expected lead; the kind column is optional."""
     with path.open(encoding="utf-8", newline="") as fh:
         reader = csv.reader(fh)
         header = next(reader)
-        cols = [h.split(":", 1) for h in header]
+        has_kind = bool(header) and header[0] == "kind"
+        cols = [h.split(":", 1) for h in header[1:] if has_kind] or [
+            h.split(":", 1) for h in header
+        ]
         if [c[0] for c in cols] != list(manifest.lead_key) or any(len(c) != 2 for c in cols):
             raise ManifestError(
-                f"{path}: header must be the lead key with kinds, e.g. "
+                f"{path}: header must be [kind,] then the lead key with kinds, e.g. kind,"
                 + ",".join(f"{k}:KIND" for k in manifest.lead_key)
             )
         out = set()
         for row in reader:
-            pairs = zip(cols, row, strict=True)
-            tokens = tuple(reference_token(keys, kind, raw) for (_n, kind), raw in pairs)
+            kind = row[0] if has_kind else manifest.name
+            raw = row[1:] if has_kind else row
+            pairs = zip(cols, raw, strict=True)
+            tokens = tuple(reference_token(keys, k, value) for (_n, k), value in pairs)
             if any(t is None for t in tokens):
-                raise ManifestError(f"{path}: expected lead {row} holds an invalid identifier")
-            out.add(tuple(t for t in tokens if t is not None))
+                raise ManifestError(f"{path}: an expected lead holds an invalid identifier")
+            out.add((kind, *(t for t in tokens if t is not None)))
         return out
+
+
+def run_roles(
+    model_dir: Path,
+    manifest: Manifest,
+    inputs: Path,
+    params: dict[str, int | float],
+    keys: TokenKeys,
+) -> dict[str, pa.Table]:
+    """Every role over its CSV inputs, stage by stage, as the federation would run them."""
+    tables: dict[str, pa.Table] = {}
+    for stage in manifest.stages():
+        for role in stage:
+            sources = {
+                ds: SourceSpec(ds, "csv", str(inputs / role.name / f"{ds}.csv"))
+                for ds in role.reads
+            }
+            with Engine(role.name, sources) as engine:
+                sql = (model_dir / role.sql_file).read_text("utf-8")
+                table = engine.run(role, sql, params, keys).table
+            candidates = {
+                c.column: tuple(v for v in tables[c.source_role][c.source_column].to_pylist() if v)
+                for c in role.candidates
+            }
+            tables[role.name] = filter_candidates(table, candidates)
+    return tables
 
 
 def run_fixture(model_dir: Path, manifest: Manifest, case: Path) -> FixtureResult:
@@ -60,18 +95,10 @@ def run_fixture(model_dir: Path, manifest: Manifest, case: Path) -> FixtureResul
     given = tomllib.loads(params_file.read_text("utf-8")) if params_file.exists() else {}
     params = manifest.resolve_params({k: str(v) for k, v in given.items()})
     keys = TokenKeys.derive(FIXTURE_SECRET, manifest.name, manifest.name)
-    tables = {}
-    for role in manifest.roles:
-        sources = {
-            ds: SourceSpec(ds, "csv", str(case / "inputs" / role.name / f"{ds}.csv"))
-            for ds in role.reads
-        }
-        with Engine(role.name, sources) as engine:
-            sql = (model_dir / role.sql_file).read_text("utf-8")
-            tables[role.name] = engine.run(role, sql, params, keys).table
+    tables = run_roles(model_dir, manifest, case / "inputs", params, keys)
     combine_sql = (model_dir / manifest.combine_sql_file).read_text("utf-8")
     leads = combine(manifest, combine_sql, tables, params, manifest.name)
-    found = {tuple(str(lead.key[k]) for k in manifest.lead_key) for lead in leads}
+    found = {(lead.kind, *(str(lead.key[k]) for k in manifest.lead_key)) for lead in leads}
     expected = _expected(case / "expected.csv", keys, manifest)
     return FixtureResult(
         name=case.name,

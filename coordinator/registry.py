@@ -30,7 +30,9 @@ CREATE TABLE IF NOT EXISTS leads (
     lead_id TEXT PRIMARY KEY, model TEXT NOT NULL, version TEXT NOT NULL,
     campaign TEXT NOT NULL, key TEXT NOT NULL, flags TEXT NOT NULL, region TEXT,
     first_job TEXT NOT NULL, last_job TEXT NOT NULL, found_at TEXT NOT NULL,
-    last_seen TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'new'
+    last_seen TEXT NOT NULL, state TEXT NOT NULL DEFAULT 'new',
+    kind TEXT NOT NULL DEFAULT '', explanation_zh TEXT NOT NULL DEFAULT '',
+    explanation_en TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS leads_model ON leads (model);
 """
@@ -49,6 +51,9 @@ class LeadRow:
     found_at: str
     last_seen: str
     state: str
+    kind: str = ""
+    explanation_zh: str = ""
+    explanation_en: str = ""
 
 
 def _now() -> str:
@@ -115,12 +120,15 @@ class Registry:
         with self._conn() as con:
             for lead in leads:
                 cur = con.execute(
-                    "UPDATE leads SET last_seen=?, last_job=?, flags=?, version=? WHERE lead_id=?",
+                    "UPDATE leads SET last_seen=?, last_job=?, flags=?, version=?,"
+                    " explanation_zh=?, explanation_en=? WHERE lead_id=?",
                     (
                         now,
                         job_id,
                         json.dumps(lead.flags, ensure_ascii=False),
                         version,
+                        lead.explanation_zh,
+                        lead.explanation_en,
                         lead.lead_id,
                     ),
                 )
@@ -128,7 +136,8 @@ class Registry:
                     continue
                 con.execute(
                     "INSERT INTO leads (lead_id, model, version, campaign, key, flags, region,"
-                    " first_job, last_job, found_at, last_seen) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " first_job, last_job, found_at, last_seen, kind, explanation_zh,"
+                    " explanation_en) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         lead.lead_id,
                         model,
@@ -141,6 +150,9 @@ class Registry:
                         job_id,
                         now,
                         now,
+                        lead.kind,
+                        lead.explanation_zh,
+                        lead.explanation_en,
                     ),
                 )
                 new += 1
@@ -150,8 +162,8 @@ class Registry:
         sql = (
             "SELECT l.lead_id, l.model, l.version, coalesce(m.title_zh, ''),"
             " coalesce(m.title_en, ''), l.key, l.flags, l.region, l.found_at, l.last_seen,"
-            " l.state FROM leads l LEFT JOIN models m ON m.model = l.model AND"
-            " m.version = l.version"
+            " l.state, l.kind, l.explanation_zh, l.explanation_en FROM leads l"
+            " LEFT JOIN models m ON m.model = l.model AND m.version = l.version"
         )
         args: tuple[str, ...] = ()
         if model:

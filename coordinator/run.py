@@ -6,6 +6,7 @@ a later capability); the job record says why.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -14,15 +15,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from coordinator.client import AgentClient, ScreenResult
-from coordinator.combine import Lead, combine
+from coordinator.combine import Lead, combine, declared_schema
 from coordinator.registry import Registry
 from coordinator.state import AgentEntry, State
 from fedscreen import keys
 from fedscreen.bundle import VerifiedBundle, sign_bundle, verify_bundle
 from fedscreen.errors import FedscreenError, JobFailed, UsageError
 from fedscreen.jobs import Job
+from fedscreen.manifest import Manifest
 
 Progress = Callable[[str, str], None]  # (agent name, message)
 
@@ -97,8 +100,7 @@ def run_model(
     report = JobReport(job.job_id, manifest.name, manifest.version, campaign, params=resolved)
     say = progress or (lambda _agent, _msg: None)
     try:
-        report.results = _dispatch(state, data, job, by_role, timeout, say)
-        tables = _tables_by_role(report.results)
+        report.results, tables = _dispatch(state, data, job, manifest, by_role, timeout, say)
         report.leads = combine(
             manifest, verified.text(manifest.combine_sql_file), tables, resolved, campaign
         )
@@ -122,13 +124,44 @@ def _dispatch(
     state: State,
     data: bytes,
     job: Job,
+    manifest: Manifest,
     by_role: dict[str, list[AgentEntry]],
     timeout: float,
     say: Progress,
-) -> list[ScreenResult]:
-    entries = [a for agents in by_role.values() for a in agents]
+) -> tuple[list[ScreenResult], dict[str, pa.Table]]:
+    """Run the roles stage by stage; a later stage gets the tokens its look-ups name."""
+    results: list[ScreenResult] = []
+    tables: dict[str, pa.Table] = {}
+    for stage in manifest.stages():
+        calls = []
+        for role in stage:
+            candidates = {
+                c.column: _distinct(tables[c.source_role], c.source_column) for c in role.candidates
+            }
+            role_job = dataclasses.replace(job, candidates=candidates)
+            calls += [(entry, role_job) for entry in by_role[role.name]]
+        stage_results = _call_agents(state, data, calls, timeout, say)
+        results += stage_results
+        for role in stage:
+            parts = [r.table for r in stage_results if r.role == role.name and r.table.num_columns]
+            tables[role.name] = (
+                pa.concat_tables(parts) if parts else declared_schema(role).empty_table()
+            )
+    return results, tables
 
-    def one(entry: AgentEntry) -> ScreenResult:
+
+def _distinct(table: pa.Table, column: str) -> tuple[str, ...]:
+    return tuple(sorted(v for v in pc.unique(table[column]).to_pylist() if v is not None))
+
+
+def _call_agents(
+    state: State,
+    data: bytes,
+    calls: list[tuple[AgentEntry, Job]],
+    timeout: float,
+    say: Progress,
+) -> list[ScreenResult]:
+    def one(entry: AgentEntry, job: Job) -> ScreenResult:
         received = 0
 
         def on_batch(rows: int) -> None:
@@ -136,7 +169,8 @@ def _dispatch(
             received += rows
             say(entry.name, f"{received} flags received")
 
-        say(entry.name, "screening")
+        asked = sum(len(t) for t in job.candidates.values())
+        say(entry.name, f"screening (asked about {asked} tokens)" if asked else "screening")
         with AgentClient(state, entry) as client:
             result = client.screen(data, job, timeout, on_batch)
         invalid = sum(result.summary.invalid_ids.values())
@@ -148,10 +182,10 @@ def _dispatch(
         return result
 
     results: list[ScreenResult] = []
-    with ThreadPoolExecutor(max_workers=max(1, len(entries))) as pool:
-        futures = {pool.submit(one, e): e for e in entries}
+    with ThreadPoolExecutor(max_workers=max(1, len(calls))) as pool:
+        futures = {pool.submit(one, entry, job): (entry, job) for entry, job in calls}
         for fut in as_completed(futures):
-            entry = futures[fut]
+            entry, job = futures[fut]
             try:
                 results.append(fut.result())
             except FedscreenError as exc:
@@ -161,18 +195,6 @@ def _dispatch(
                     f"job {job.job_id[:8]} failed at agent {entry.name}: {exc.message}"
                 ) from None
     return results
-
-
-def _tables_by_role(results: list[ScreenResult]) -> dict[str, pa.Table]:
-    by_role: dict[str, list[pa.Table]] = {}
-    for r in results:
-        by_role.setdefault(r.role, []).append(r.table)
-    return {
-        role: pa.concat_tables([t for t in ts if t.num_columns])
-        if any(t.num_columns for t in ts)
-        else ts[0]
-        for role, ts in by_role.items()
-    }
 
 
 def _agent_stats(results: list[ScreenResult]) -> dict[str, dict[str, object]]:

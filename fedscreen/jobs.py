@@ -11,6 +11,8 @@ class Job:
     campaign: str
     params: dict[str, str]
     requested_by: str
+    # column -> tokens an earlier role of this job returned (declared in the manifest)
+    candidates: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass

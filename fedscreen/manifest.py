@@ -55,11 +55,25 @@ class Parameter:
 
 
 @dataclass(frozen=True)
+class Candidate:
+    """Keep only rows whose token in `column` was output by `source_role` in `source_column`.
+
+    The linked look-up of the privacy contract: a later role is asked only about identifiers
+    an earlier role already flagged, instead of flagging its whole register.
+    """
+
+    column: str
+    source_role: str
+    source_column: str
+
+
+@dataclass(frozen=True)
 class Role:
     name: str
     sql_file: str
     reads: tuple[str, ...]
     outputs: tuple[Output, ...]
+    candidates: tuple[Candidate, ...] = ()
 
     def output(self, name: str) -> Output:
         for out in self.outputs:
@@ -82,6 +96,28 @@ class Manifest:
     lead_key: tuple[str, ...]
     lead_region: str | None
     parameters: tuple[Parameter, ...] = field(default=())
+    kind_column: str | None = None
+    explanations: dict[str, tuple[str, str]] = field(default_factory=dict)  # kind -> (zh, en)
+
+    def stages(self) -> list[list[Role]]:
+        """Roles grouped so that every role runs after the roles whose tokens it needs."""
+        done: set[str] = set()
+        stages: list[list[Role]] = []
+        pending = list(self.roles)
+        while pending:
+            ready = [r for r in pending if all(c.source_role in done for c in r.candidates)]
+            if not ready:
+                names = ", ".join(r.name for r in pending)
+                raise ManifestError(f"model {self.name}: candidate look-ups form a cycle ({names})")
+            stages.append(ready)
+            done.update(r.name for r in ready)
+            pending = [r for r in pending if r.name not in done]
+        return stages
+
+    def explain(self, kind: str, flags: dict[str, object]) -> tuple[str, str]:
+        """The lead's explanation in Chinese and English, from declared flags and buckets."""
+        zh, en = self.explanations.get(kind, ("", ""))
+        return _render(zh, flags, ("是", "否")), _render(en, flags, ("yes", "no"))
 
     def role(self, name: str) -> Role:
         for role in self.roles:
@@ -101,6 +137,55 @@ class Manifest:
             p.name: p.coerce(given[p.name]) if p.name in given else p.default
             for p in self.parameters
         }
+
+
+class _Flags(dict[str, str]):
+    def __missing__(self, key: str) -> str:
+        return "—"
+
+
+def _render(template: str, flags: dict[str, object], yes_no: tuple[str, str]) -> str:
+    def show(v: object) -> str:
+        if v is None:
+            return "—"
+        if isinstance(v, bool):
+            return yes_no[0] if v else yes_no[1]
+        return str(v)
+
+    return template.format_map(_Flags({k: show(v) for k, v in flags.items()}))
+
+
+def _candidates(spec: Any, where: str) -> tuple[Candidate, ...]:
+    if spec is None:
+        return ()
+    if not isinstance(spec, dict):
+        raise ManifestError(f'{where}.candidates must be a table of column = "role.column"')
+    out = []
+    for column, source in spec.items():
+        role, dot, src = str(source).partition(".")
+        if not dot or not role or not src:
+            raise ManifestError(f'{where}.candidates.{column} must look like "role.column"')
+        out.append(Candidate(column, role, src))
+    return tuple(out)
+
+
+def _check_candidates(roles: list[Role], source: str) -> None:
+    by_name = {r.name: r for r in roles}
+    for role in roles:
+        for c in role.candidates:
+            where = f"{source}: roles.{role.name}.candidates.{c.column}"
+            if c.source_role not in by_name or c.source_role == role.name:
+                raise ManifestError(f"{where}: no other role {c.source_role!r}")
+            try:
+                mine = role.output(c.column)
+                theirs = by_name[c.source_role].output(c.source_column)
+            except KeyError as exc:
+                raise ManifestError(f"{where}: no output column {exc.args[0]!r}") from None
+            if not mine.is_token or mine.kind != theirs.kind:
+                raise ManifestError(
+                    f"{where}: both columns must be tokens of one kind ({mine.kind} vs "
+                    f"{theirs.kind})"
+                )
 
 
 def _req(table: dict[str, Any], key: str, where: str, typ: type | tuple[type, ...]) -> Any:
@@ -159,9 +244,17 @@ def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
                 sql_file=_req(spec, "sql", where, str),
                 reads=tuple(_req(spec, "reads", where, list)),
                 outputs=tuple(_output(n, s, f"{where}.outputs") for n, s in outputs.items()),
+                candidates=_candidates(spec.get("candidates"), where),
             )
         )
+    _check_candidates(roles, source)
     combine = _req(doc, "combine", source, dict)
+    explanations: dict[str, tuple[str, str]] = {}
+    for kind, text in doc.get("explanations", {}).items():
+        at = f"{source}: explanations.{kind}"
+        if not isinstance(text, dict):
+            raise ManifestError(f"{at} must be a table with zh and en")
+        explanations[kind] = (_req(text, "zh", at, str), _req(text, "en", at, str))
     params = doc.get("parameters", {})
     return Manifest(
         name=name,
@@ -176,6 +269,8 @@ def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
         lead_key=tuple(_req(combine, "lead_key", f"{source}: combine", list)),
         lead_region=combine.get("region"),
         parameters=tuple(_parameter(n, s, f"{source}: parameters") for n, s in params.items()),
+        kind_column=combine.get("kind"),
+        explanations=explanations,
     )
 
 

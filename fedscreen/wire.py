@@ -66,6 +66,22 @@ def concat_ipc(chunks: Iterable[bytes], schema: pa.Schema | None = None) -> pa.T
 
 
 # --- protobuf <-> domain ---------------------------------------------------------------------
+def screen_request(bundle: bytes, job: Job) -> pb.ScreenRequest:
+    return pb.ScreenRequest(
+        bundle=bundle,
+        job=job_to_pb(job),
+        candidates=[
+            pb.CandidateSet(column=c, tokens=list(t)) for c, t in sorted(job.candidates.items())
+        ],
+    )
+
+
+def job_from_request(request: pb.ScreenRequest) -> Job:
+    job = job_from_pb(request.job)
+    candidates = {c.column: tuple(c.tokens) for c in request.candidates}
+    return Job(job.job_id, job.campaign, job.params, job.requested_by, candidates)
+
+
 def job_to_pb(job: Job) -> pb.JobEnvelope:
     return pb.JobEnvelope(
         job_id=job.job_id,

@@ -17,9 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import polars as pl
 
 from coordinator.synth import lookalikes, population, rings
-from coordinator.synth.render import render
+from coordinator.synth.extend import Population, contributors
+from coordinator.synth.render import conform, render
 from coordinator.synth.world import AS_OF_DAY, World
 
 AS_OF = datetime.date(2025, 6, 30)  # the data's reference date; everything happens before it
@@ -36,6 +38,7 @@ __all__ = [
     "dataset_path",
     "generate",
     "ring_count",
+    "truth_file",
 ]
 
 
@@ -51,6 +54,19 @@ class SynthSummary:
 
 def dataset_path(out: Path, role: str, dataset: str) -> Path:
     return out / role / f"{dataset}.parquet"
+
+
+def truth_file(model: str) -> str:
+    """Generic ground truth of a model (kind + lead-key columns), relative to out."""
+    return f"truth/{model}.leads.csv"
+
+
+def _generic_truth(truth: pl.DataFrame) -> pl.DataFrame:
+    return truth.select(
+        pl.lit("fake_labour_litigation").alias("kind"),
+        pl.col("person_id").alias("person:person"),
+        pl.col("case_no").alias("suit:case"),
+    )
 
 
 def ring_count(people: int) -> int:
@@ -74,9 +90,18 @@ def generate(out: Path, people: int, seed: int) -> SynthSummary:
     lookalikes.plant(world, n_rings)
     population.populate(world, people)
     rendered = render(world)
+    frames = dict(rendered.frames)
+    truths = {"fake_labour_litigation": _generic_truth(rendered.truth)}
+    canonical = Population(rendered.people, rendered.firms, people, AS_OF, seed)
+    for _name, contribute in contributors():
+        part = contribute(canonical)
+        for key, frame in part.frames.items():
+            frame = conform(frame, *key)
+            frames[key] = pl.concat([frames[key], frame]) if key in frames else frame
+        truths.update(part.truth)
 
     rows: dict[str, dict[str, int]] = {}
-    for (role, name), frame in rendered.frames.items():
+    for (role, name), frame in frames.items():
         path = dataset_path(out, role, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.write_parquet(path)
@@ -85,6 +110,8 @@ def generate(out: Path, people: int, seed: int) -> SynthSummary:
     truth.parent.mkdir(parents=True, exist_ok=True)
     rendered.truth.write_csv(truth)
     rendered.lookalikes.write_csv(out / LOOKALIKE_FILE)
+    for model, frame in truths.items():
+        frame.write_csv(out / truth_file(model))
     return SynthSummary(
         out=out,
         people=world.size("people"),

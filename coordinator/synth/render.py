@@ -58,6 +58,8 @@ class Rendered:
     frames: dict[tuple[str, str], pl.DataFrame]
     truth: pl.DataFrame
     lookalikes: pl.DataFrame
+    people: pl.DataFrame  # canonical: what contributors (extend.py) build on
+    firms: pl.DataFrame
 
 
 class _Renderer:
@@ -216,6 +218,32 @@ class _Renderer:
             }
         )
 
+    def canonical_people(self) -> pl.DataFrame:
+        p = self.people
+        return pl.DataFrame(
+            {
+                "person_id": self.person,
+                "birth_date": _dates(p["birth"]),
+                "gender": np.where(p["male"], "M", "F"),
+                "region": ids.REGION_CODE[p["region"]],
+                "planted": p["planted"].astype(bool),
+            }
+        )
+
+    def canonical_firms(self) -> pl.DataFrame:
+        f = self.firms
+        return pl.DataFrame(
+            {
+                "uscc": self.uscc,
+                "region": ids.REGION_CODE[f["region"]],
+                "established_on": _dates(f["established"]),
+                "status": f["status"],
+                "reported_employees": f["reported"],
+                "insured_count": f["insured"],
+                "legal_rep_id": self.person.gather(f["legal_rep"]),
+            }
+        )
+
     def reference(self, table: dict[str, np.ndarray], extra: str) -> pl.DataFrame:
         """Canonical person ID and case number of truth / look-alike rows (small tables)."""
         via, key = table["via"], table["key"]
@@ -249,4 +277,10 @@ def render(world: World) -> Rendered:
     frames = {key: conform(frame, *key) for key, frame in frames.items()}
     truth = r.reference(world.table("truth"), "ring").with_columns(pl.col("ring").cast(pl.Int64))
     lookalikes = r.reference(world.table("lookalikes"), "kind")
-    return Rendered(frames, truth.select("person_id", "case_no", "ring", "via"), lookalikes)
+    return Rendered(
+        frames,
+        truth.select("person_id", "case_no", "ring", "via"),
+        lookalikes,
+        r.canonical_people(),
+        r.canonical_firms(),
+    )

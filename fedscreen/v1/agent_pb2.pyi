@@ -65,13 +65,23 @@ class JobEnvelope(_message.Message):
     requested_by: str
     def __init__(self, job_id: _Optional[str] = ..., campaign: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., requested_by: _Optional[str] = ...) -> None: ...
 
+class CandidateSet(_message.Message):
+    __slots__ = ("column", "tokens")
+    COLUMN_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    column: str
+    tokens: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, column: _Optional[str] = ..., tokens: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class ScreenRequest(_message.Message):
-    __slots__ = ("bundle", "job")
+    __slots__ = ("bundle", "job", "candidates")
     BUNDLE_FIELD_NUMBER: _ClassVar[int]
     JOB_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     bundle: bytes
     job: JobEnvelope
-    def __init__(self, bundle: _Optional[bytes] = ..., job: _Optional[_Union[JobEnvelope, _Mapping]] = ...) -> None: ...
+    candidates: _containers.RepeatedCompositeFieldContainer[CandidateSet]
+    def __init__(self, bundle: _Optional[bytes] = ..., job: _Optional[_Union[JobEnvelope, _Mapping]] = ..., candidates: _Optional[_Iterable[_Union[CandidateSet, _Mapping]]] = ...) -> None: ...
 
 class FlagBatch(_message.Message):
     __slots__ = ("arrow_ipc", "rows")

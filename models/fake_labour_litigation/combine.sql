@@ -14,6 +14,7 @@ SELECT DISTINCT
     s.defendant_uscc AS company,
     s.region,
     s.via,
+    CASE s.via WHEN 'court' THEN '诉讼' ELSE '仲裁' END AS channel_zh,
     s.suits_bucket,
     p.months_bucket,
     p.retire_gap_bucket,

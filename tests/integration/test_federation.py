@@ -11,9 +11,10 @@ import pytest
 
 from agent.audit import read_entries, verify_chain
 from coordinator.client import AgentClient
-from coordinator.evaluate import evaluate_people
+from coordinator.evaluate import evaluate_model
 from coordinator.registry import Registry
 from coordinator.run import run_model
+from coordinator.synth import truth_file
 from fedscreen.errors import JobFailed
 from fedscreen.jobs import Job
 from tests.integration.conftest import MODEL, Fed
@@ -22,13 +23,14 @@ from tests.integration.conftest import MODEL, Fed
 def test_model_run_finds_the_planted_rings(fed: Fed) -> None:
     report = run_model(fed.state, fed.bundle, fed.verified, {})
     assert {r.role for r in report.results} == {r.name for r in fed.verified.manifest.roles}
-    q = evaluate_people(
+    (q,) = evaluate_model(
         Registry(fed.state.registry),
-        fed.data / "truth" / "fake_labour_litigation.csv",
+        fed.data / truth_file(MODEL),
         fed.secret.read_text().strip().encode(),
         MODEL,
         MODEL,
     )
+    assert q.kind == MODEL
     assert q.truth > 20
     assert q.precision >= 0.9
     assert q.recall >= 0.9

@@ -9,6 +9,7 @@ import pytest
 
 from agent.audit import read_entries
 from coordinator.client import AgentClient
+from coordinator.run import run_model
 from fedscreen import keys
 from fedscreen.bundle import sign_bundle, verify_bundle
 from fedscreen.errors import JobFailed
@@ -148,3 +149,81 @@ def test_a_model_without_this_role_is_a_failed_precondition(fed: Fed, tmp_path: 
         fed.approve("market_regulation", verify_bundle(data, trusted, now=datetime.now(UTC)))
         with pytest.raises(JobFailed, match="FAILED_PRECONDITION"):
             client.screen(data, Job("j-role", "probe", {}, "test"), 30)
+
+
+STAGED = """
+name = "staged_probe"
+version = "{version}"
+title_zh = "分阶段探针"
+title_en = "Staged probe"
+[roles.court]
+sql = "court.sql"
+reads = ["labour_cases"]
+[roles.court.outputs]
+plaintiff_id = "person"
+[roles.social_security]
+sql = "ss.sql"
+reads = ["insured_persons"]
+[roles.social_security.outputs]
+person_id = "person"
+[roles.social_security.candidates]
+person_id = "court.plaintiff_id"
+[combine]
+sql = "combine.sql"
+lead_key = ["person_id"]
+"""
+
+
+def test_a_later_role_answers_only_about_the_earlier_roles_tokens(fed: Fed, tmp_path: Path) -> None:
+    folder = tmp_path / "staged"
+    folder.mkdir()
+    (folder / "model.toml").write_text(STAGED.format(version="0.1.0"), "utf-8")
+    # The court names a handful of plaintiffs; social security alone would flag everyone,
+    # far over the cap — with the look-up it answers only about those plaintiffs.
+    (folder / "court.sql").write_text(
+        "SELECT plaintiff_id FROM labour_cases WHERE cause = '确认劳动关系纠纷' "
+        "AND outcome = '确认' LIMIT 25",
+        "utf-8",
+    )
+    (folder / "ss.sql").write_text("SELECT person_id FROM insured_persons", "utf-8")
+    (folder / "combine.sql").write_text(
+        "SELECT DISTINCT s.person_id FROM social_security s JOIN court c "
+        "ON c.plaintiff_id = s.person_id",
+        "utf-8",
+    )
+    now = datetime.now(UTC)
+    data = sign_bundle(folder, keys.load_private(fed.state.signing_key), "test", now=now)
+    verified = verify_bundle(data, keys.load_trusted([fed.state.signing_pub]), now=now)
+    fed.approve("court", verified)
+    fed.approve("social_security", verified)
+    report = run_model(fed.state, data, verified, {})
+    court = next(r for r in report.results if r.role == "court")
+    ss = next(r for r in report.results if r.role == "social_security")
+    asked = set(court.table["plaintiff_id"].to_pylist())
+    assert 0 < ss.table.num_rows <= len(asked)
+    assert set(ss.table["person_id"].to_pylist()) <= asked
+    assert {lead.key["person_id"] for lead in report.leads} == set(
+        ss.table["person_id"].to_pylist()
+    )
+    audit = fed.configs["social_security"].parent / "state" / "audit.jsonl"
+    entry = next(e for e in read_entries(audit) if e.get("job_id") == report.job_id)
+    assert entry["candidates"] == {"person_id": len(asked)}
+
+
+def test_a_caller_cannot_skip_a_declared_look_up(fed: Fed, tmp_path: Path) -> None:
+    folder = tmp_path / "staged2"
+    folder.mkdir()
+    (folder / "model.toml").write_text(STAGED.format(version="0.2.0"), "utf-8")
+    for name in ("court.sql", "ss.sql", "combine.sql"):
+        (folder / name).write_text("SELECT person_id FROM insured_persons LIMIT 1", "utf-8")
+    now = datetime.now(UTC)
+    data = sign_bundle(folder, keys.load_private(fed.state.signing_key), "test", now=now)
+    fed.approve(
+        "social_security", verify_bundle(data, keys.load_trusted([fed.state.signing_pub]), now=now)
+    )
+    with AgentClient(fed.state, fed.state.agent("t-social-security")) as client:
+        with pytest.raises(JobFailed, match="FAILED_PRECONDITION.*needs candidate tokens"):
+            client.screen(data, Job("j-skip", "staged_probe", {}, "t"), 30)
+        with pytest.raises(JobFailed, match="INVALID_ARGUMENT.*takes no candidates"):
+            bad = Job("j-extra", "staged_probe", {}, "t", {"person_id": (), "other": ()})
+            client.screen(data, bad, 30)

@@ -1,0 +1,43 @@
+"""Candidate look-ups: keep only result rows about identifiers an earlier role flagged.
+
+Both the agent (before anything is sent) and `fedscreen model test` (so fixtures behave as
+the federation does) filter through here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from fedscreen.errors import UsageError, WrongRole
+from fedscreen.manifest import Role
+
+MAX_CANDIDATES = 2_000_000  # per column; a bigger set is no longer a targeted look-up
+_TOKEN = re.compile(r"[0-9a-f]{32}")
+
+
+def check_candidates(role: Role, given: Mapping[str, Sequence[str]]) -> None:
+    """The caller must send exactly the sets the signed manifest declares, of real tokens."""
+    declared = {c.column for c in role.candidates}
+    unknown = sorted(set(given) - declared)
+    if unknown:
+        raise UsageError(f"role {role.name} takes no candidates for column {unknown[0]!r}")
+    missing = sorted(declared - set(given))
+    if missing:
+        raise WrongRole(f"role {role.name} needs candidate tokens for column {missing[0]!r}")
+    for column, tokens in given.items():
+        if len(tokens) > MAX_CANDIDATES:
+            raise UsageError(f"{len(tokens)} candidates for {column} exceed {MAX_CANDIDATES}")
+        if not all(_TOKEN.fullmatch(t) for t in tokens):
+            raise UsageError(f"candidates for {column} must be 32-hex tokens")
+
+
+def filter_candidates(table: pa.Table, given: Mapping[str, Sequence[str]]) -> pa.Table:
+    """Rows whose token in every candidate column is in that column's set (vectorised)."""
+    for column, tokens in given.items():
+        keep = pc.is_in(table[column], value_set=pa.array(list(tokens), pa.string()))
+        table = table.filter(pc.fill_null(keep, False))
+    return table
