@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import socket
 import subprocess
 import sys
@@ -101,3 +102,16 @@ def test_an_unreachable_agent_fails_the_job_naming_it(fed: Fed) -> None:
         fed.state.remove_agent("t-dead-court")
     failed = [j for j in Registry(fed.state.registry).jobs() if j["status"] == "failed"]
     assert any("t-dead-court" in str(j["message"]) for j in failed)
+
+
+def test_agents_status_shows_health_shape_and_latency(
+    fed: Fed, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from coordinator.cli import main
+
+    assert main(["--state", str(fed.state.root), "agents", "status"]) == 0
+    out = capsys.readouterr().out
+    court = next(line for line in out.splitlines() if line.startswith("t-court "))
+    assert "SERVING" in court and " ms " in court
+    assert "labour_cases~" in court
+    assert re.search(r"\b[1-9]\d* approved", court)
