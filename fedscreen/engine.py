@@ -4,8 +4,9 @@ One in-memory DuckDB per session, one VIEW per logical dataset over the agency's
 source. Before any model SQL runs, the session is sealed: it may read exactly the source files,
 cannot install or load extensions, and its configuration is locked, so even SQL that slipped
 past fedscreen.sqlcheck cannot read other files, write anything, or loosen the settings.
-`run` then checks, executes, enforces the declared outputs and tokenises every identifier
-inside DuckDB; only flags and tokens come back.
+`run` then checks, executes, enforces the declared outputs, normalises every identifier inside
+DuckDB and tokenises it (natively, fedscreen.fasthmac, or in SQL); only flags and tokens come
+back.
 """
 
 from __future__ import annotations
@@ -23,12 +24,19 @@ from typing import Any, Literal
 import duckdb
 import pyarrow
 
+from fedscreen import fasthmac
 from fedscreen.dictionary import Dataset, datasets
 from fedscreen.errors import ConfigError, OutputRefused, QueryFailed, QueryTimeout, SchemaMismatch
 from fedscreen.manifest import Output, Role
 from fedscreen.sqlcheck import check_sql, named_parameters
 from fedscreen.tokens import TokenKeys
-from fedscreen.tokensql import macro_statements, qident, token_params, tokenise_select
+from fedscreen.tokensql import (
+    flagged_select,
+    macro_statements,
+    qident,
+    token_params,
+    tokenise_select,
+)
 
 RESULT = "__fs_result"
 TOKENISED = "__fs_tokenised"
@@ -324,11 +332,16 @@ def _check_values(con: duckdb.DuckDBPyConnection, out: Output) -> None:
 def _tokenise(
     con: duckdb.DuckDBPyConnection, outputs: tuple[Output, ...], keys: TokenKeys
 ) -> tuple[pyarrow.Table, dict[str, int]]:
+    """Normalise and flag in SQL; hash natively after the fetch (fedscreen.fasthmac), or in SQL
+    when the extension is missing. Both give the same tokens, counts and dropped rows."""
     ids = {o.name: o.kind for o in outputs if o.is_token}
     kinds = sorted(set(ids.values()))
-    # Keys are bound parameters: the SQL text (which can reach logs) never contains them.
-    sql = tokenise_select(RESULT, ids)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {TOKENISED} AS {sql}", token_params(keys, kinds))
+    native = fasthmac.available()
+    if native:  # the keys never enter DuckDB
+        sql, params = flagged_select(RESULT, ids), {}
+    else:  # keys are bound parameters: the SQL text (which can reach logs) never contains them
+        sql, params = tokenise_select(RESULT, ids), token_params(keys, kinds)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TOKENISED} AS {sql}", params)
     bad = {c: qident("__bad_" + c) for c in ids}
     invalid: dict[str, int] = {}
     if ids:
@@ -341,6 +354,8 @@ def _tokenise(
     keep = f"WHERE NOT ({' OR '.join(bad.values())})" if ids else ""
     cols = ", ".join(qident(o.name) for o in outputs)
     table = con.sql(f"SELECT {cols} FROM {TOKENISED} {keep}").to_arrow_table()
+    if native:
+        table = fasthmac.tokenise_table(table, {c: keys.keys[k] for c, k in ids.items()})
     return table, invalid
 
 
