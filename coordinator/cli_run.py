@@ -14,6 +14,7 @@ import click
 from coordinator.cli_common import models_dir, parse_params, render_rows, state_of
 from coordinator.evaluate import Quality, evaluate_model
 from coordinator.registry import Registry
+from fedscreen.errors import UsageError
 
 
 def _progress_printer() -> Callable[[str, str], None]:
@@ -128,10 +129,11 @@ def demo(people: int, out: Path, seed: int, show: int) -> None:
     result = run_demo(out, people, seed, models_dir(), click.echo)
     registry = Registry(result.out / "coordinator" / "registry.sqlite")
     rows = _lead_rows(registry, None)
-    click.echo(f"\nleads ({len(rows)}; first {min(show, len(rows))}):")
-    if rows:
+    sample = _sample_per_kind(rows, show)
+    click.echo(f"\nleads ({len(rows)}; a sample of {len(sample)} across models and kinds):")
+    if sample:
         cols = ("lead", "region", "kind", "explanation")
-        click.echo(render_rows([{k: r[k] for k in cols} for r in rows[:show]], "table"))
+        click.echo(render_rows([{k: r[k] for k in cols} for r in sample], "table"))
     click.echo("\nlead quality against the planted ground truth (test bench only):")
     click.echo(render_rows(quality_rows(result.quality), "table"))
     t = result.seconds
@@ -140,6 +142,19 @@ def demo(people: int, out: Path, seed: int, show: int) -> None:
         f"screen+combine {t['run']:.1f}s, total {t['total']:.1f}s on {os.cpu_count()} cores"
     )
     click.echo(f"state: FEDSCREEN_STATE={result.out / 'coordinator'} fedscreen leads list")
+
+
+def _sample_per_kind(rows: list[dict[str, object]], n: int) -> list[dict[str, object]]:
+    """Up to n leads, taken round-robin across lead kinds so every model shows."""
+    by_kind: dict[object, list[dict[str, object]]] = {}
+    for row in rows:
+        by_kind.setdefault(row["kind"], []).append(row)
+    out: list[dict[str, object]] = []
+    while len(out) < n and any(by_kind.values()):
+        for queue in by_kind.values():
+            if queue and len(out) < n:
+                out.append(queue.pop(0))
+    return out
 
 
 def quality_rows(quality: list[Quality]) -> list[dict[str, object]]:
@@ -160,9 +175,9 @@ def quality_rows(quality: list[Quality]) -> list[dict[str, object]]:
 @click.command("eval")
 @click.option(
     "--truth",
-    type=click.Path(path_type=Path, file_okay=False),
+    type=click.Path(path_type=Path, exists=True),
     required=True,
-    help="synth output folder (its truth/ holds one file per model)",
+    help="a model's truth file, or a synth output folder (truth/ per model)",
 )
 @click.option(
     "--secret",
@@ -183,11 +198,17 @@ def evaluate(
     models = sorted({lead.model for lead in registry.leads(model_filter)})
     if model_filter and not models:
         models = [model_filter]
+    if truth.is_file():
+        if len(models) != 1:
+            raise UsageError("a single truth file needs --model (the model it is the truth of)")
+        files = {models[0]: truth}
+    else:
+        files = {m: truth / synthesis.truth_file(m) for m in models}
     key = secret.read_bytes().strip()
     quality = [
         q
-        for m in models
-        for q in evaluate_model(registry, truth / synthesis.truth_file(m), key, m, campaign or m)
+        for m, path in files.items()
+        for q in evaluate_model(registry, path, key, m, campaign or m)
     ]
     click.echo(render_rows(quality_rows(quality), "table") or "no leads to evaluate")
 

@@ -23,7 +23,7 @@ import numpy as np
 import polars as pl
 
 # Contributor modules under coordinator.synth, in the order they run.
-CONTRIBUTORS: tuple[str, ...] = ()
+CONTRIBUTORS: tuple[str, ...] = ("housing_fund", "wages", "aid")
 
 
 @dataclass(frozen=True)
