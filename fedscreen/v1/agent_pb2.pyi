@@ -126,3 +126,45 @@ class ScreenReply(_message.Message):
     batch: FlagBatch
     summary: ScreenSummary
     def __init__(self, batch: _Optional[_Union[FlagBatch, _Mapping]] = ..., summary: _Optional[_Union[ScreenSummary, _Mapping]] = ...) -> None: ...
+
+class ResolveRequest(_message.Message):
+    __slots__ = ("request", "signature")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    request: bytes
+    signature: bytes
+    def __init__(self, request: _Optional[bytes] = ..., signature: _Optional[bytes] = ...) -> None: ...
+
+class ResolvedField(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class ResolveResponse(_message.Message):
+    __slots__ = ("request_id", "status", "fields", "message")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    status: str
+    fields: _containers.RepeatedCompositeFieldContainer[ResolvedField]
+    message: str
+    def __init__(self, request_id: _Optional[str] = ..., status: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[ResolvedField, _Mapping]]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class AuditRequest(_message.Message):
+    __slots__ = ("from_seq",)
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
+    from_seq: int
+    def __init__(self, from_seq: _Optional[int] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("seq", "line")
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    LINE_FIELD_NUMBER: _ClassVar[int]
+    seq: int
+    line: bytes
+    def __init__(self, seq: _Optional[int] = ..., line: _Optional[bytes] = ...) -> None: ...

@@ -44,6 +44,16 @@ class AgentStub:
                 request_serializer=fedscreen_dot_v1_dot_agent__pb2.ScreenRequest.SerializeToString,
                 response_deserializer=fedscreen_dot_v1_dot_agent__pb2.ScreenReply.FromString,
                 _registered_method=True)
+        self.Resolve = channel.unary_unary(
+                '/fedscreen.v1.Agent/Resolve',
+                request_serializer=fedscreen_dot_v1_dot_agent__pb2.ResolveRequest.SerializeToString,
+                response_deserializer=fedscreen_dot_v1_dot_agent__pb2.ResolveResponse.FromString,
+                _registered_method=True)
+        self.Audit = channel.unary_stream(
+                '/fedscreen.v1.Agent/Audit',
+                request_serializer=fedscreen_dot_v1_dot_agent__pb2.AuditRequest.SerializeToString,
+                response_deserializer=fedscreen_dot_v1_dot_agent__pb2.AuditEntry.FromString,
+                _registered_method=True)
 
 
 class AgentServicer:
@@ -63,6 +73,21 @@ class AgentServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Resolve(self, request, context):
+        """Re-identify one lead's token on a request signed by an analyst (必要关联查询): only for
+        tokens this agent issued in a job it ran, only the fields the manifest lets it disclose.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Audit(self, request, context):
+        """The agent's hash-chained audit log, line by line from a sequence number.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AgentServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -75,6 +100,16 @@ def add_AgentServicer_to_server(servicer, server):
                     servicer.Screen,
                     request_deserializer=fedscreen_dot_v1_dot_agent__pb2.ScreenRequest.FromString,
                     response_serializer=fedscreen_dot_v1_dot_agent__pb2.ScreenReply.SerializeToString,
+            ),
+            'Resolve': grpc.unary_unary_rpc_method_handler(
+                    servicer.Resolve,
+                    request_deserializer=fedscreen_dot_v1_dot_agent__pb2.ResolveRequest.FromString,
+                    response_serializer=fedscreen_dot_v1_dot_agent__pb2.ResolveResponse.SerializeToString,
+            ),
+            'Audit': grpc.unary_stream_rpc_method_handler(
+                    servicer.Audit,
+                    request_deserializer=fedscreen_dot_v1_dot_agent__pb2.AuditRequest.FromString,
+                    response_serializer=fedscreen_dot_v1_dot_agent__pb2.AuditEntry.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -131,6 +166,60 @@ class Agent:
             '/fedscreen.v1.Agent/Screen',
             fedscreen_dot_v1_dot_agent__pb2.ScreenRequest.SerializeToString,
             fedscreen_dot_v1_dot_agent__pb2.ScreenReply.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Resolve(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fedscreen.v1.Agent/Resolve',
+            fedscreen_dot_v1_dot_agent__pb2.ResolveRequest.SerializeToString,
+            fedscreen_dot_v1_dot_agent__pb2.ResolveResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Audit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fedscreen.v1.Agent/Audit',
+            fedscreen_dot_v1_dot_agent__pb2.AuditRequest.SerializeToString,
+            fedscreen_dot_v1_dot_agent__pb2.AuditEntry.FromString,
             options,
             channel_credentials,
             insecure,
