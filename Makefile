@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test check bench proto clean
 
-$(STAMP): pyproject.toml setup.py fedscreen/_hmac.c
+$(STAMP): pyproject.toml setup.py fedscreen/_hmac.c fedscreen/_hmac_norm.c
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

@@ -12,6 +12,10 @@
  *    run time with __builtin_cpu_supports; other CPUs use the portable C compression below;
  *  - the loop runs without the GIL and never touches Python objects.
  *
+ * normalise() also turns raw person and org IDs into their canonical form first, in the same
+ * pass (the normalisation itself is in _hmac_norm.c), so that one call gives the tokens and the
+ * rows whose ID was invalid.
+ *
  * Only the C library and compiler intrinsics are used.
  */
 #define PY_SSIZE_T_CLEAN
@@ -215,6 +219,35 @@ static int64_t load_offset(const uint8_t *offsets, int wide, Py_ssize_t i)
     return v;
 }
 
+/* 0, or -1 with ValueError unless key is one block and digits is 1..64. */
+static int check_key(const Py_buffer *key, int digits)
+{
+    if (key->len != 64) {
+        PyErr_SetString(PyExc_ValueError, "key must be exactly 64 bytes");
+        return -1;
+    }
+    if (digits < 1 || digits > 64) {
+        PyErr_SetString(PyExc_ValueError, "digits must be 1..64");
+        return -1;
+    }
+    return 0;
+}
+
+/* 0, or -1 with ValueError unless rows start .. start+n-1 fit the offsets and validity buffers
+ * (validity->buf is NULL without a bitmap) and n slots of up to 64 bytes fit a Py_ssize_t. */
+static int check_rows(Py_ssize_t n, Py_ssize_t start, int wide, const Py_buffer *offsets,
+                      const Py_buffer *validity)
+{
+    Py_ssize_t width = wide ? 8 : 4;
+    if (n < 0 || start < 0 || n > (PY_SSIZE_T_MAX - 1) / 64 - start
+        || offsets->len / width < start + n + 1
+        || (validity->buf && validity->len < (start + n + 7) / 8)) {
+        PyErr_SetString(PyExc_ValueError, "n and start do not fit the offsets or validity buffer");
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(tokens_doc,
 "tokens(data, offsets, validity, n, key, *, start=0, wide=False, digits=32, portable=False)\n"
 "--\n\n"
@@ -243,21 +276,8 @@ static PyObject *tokens(PyObject *self, PyObject *args, PyObject *kwargs)
     if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0)
         goto done;
 
-    Py_ssize_t width = wide ? 8 : 4;
-    if (key.len != 64) {
-        PyErr_SetString(PyExc_ValueError, "key must be exactly 64 bytes");
+    if (check_key(&key, digits) < 0 || check_rows(n, start, wide, &offsets, &validity) < 0)
         goto done;
-    }
-    if (digits < 1 || digits > 64) {
-        PyErr_SetString(PyExc_ValueError, "digits must be 1..64");
-        goto done;
-    }
-    if (n < 0 || start < 0 || n > (PY_SSIZE_T_MAX - 1) / 64 - start
-        || offsets.len / width < start + n + 1
-        || (validity.buf && validity.len < (start + n + 7) / 8)) {
-        PyErr_SetString(PyExc_ValueError, "n and start do not fit the offsets or validity buffer");
-        goto done;
-    }
     result = PyBytes_FromStringAndSize(NULL, n * digits);
     if (!result)
         goto done;
@@ -299,6 +319,120 @@ done:
     return result;
 }
 
+/* --- normalise, then hash ---------------------------------------------------------------- */
+/* Defined in _hmac_norm.c: the canonical 18-character form of a raw person (kind 0) or org
+ * (kind 1) ID, returning 1, or 0 when the ID is invalid. */
+#define ID_LEN 18
+void fs_normalise_init(void);
+int fs_normalise(int kind, const uint8_t *s, size_t len, uint8_t out[ID_LEN]);
+
+PyDoc_STRVAR(normalise_doc,
+"normalise(kind, data, offsets, validity, n, key=None, *, start=0, wide=False, digits=32,\n"
+"          portable=False)\n"
+"--\n\n"
+"Normalise raw IDs of `kind` ('person' or 'org') exactly as fedscreen.identifiers.normalise\n"
+"does, from the same row buffers as tokens(). Returns (out, validity, bad, n_bad):\n"
+"  out: n fixed-width slots concatenated, each the 18-character canonical ID when key is\n"
+"       None, else its HMAC-SHA256 as `digits` hex characters (key and digits as in tokens());\n"
+"       a row without a canonical ID holds '-' characters;\n"
+"  validity: an Arrow bitmap of the n output rows (bit i = row i has a canonical ID);\n"
+"  bad: n bytes, 1 where the input is not NULL but not a valid ID (NULL in, NULL out: 0);\n"
+"  n_bad: how many such rows.");
+
+static PyObject *normalise(PyObject *self, PyObject *args, PyObject *kwargs)
+{
+    static char *kwlist[] = {"kind", "data", "offsets", "validity", "n", "key", "start", "wide",
+                             "digits", "portable", NULL};
+    Py_buffer data = {0}, offsets = {0}, validity = {0}, key = {0};
+    PyObject *validity_obj, *key_obj = Py_None, *out_obj = NULL, *valid_obj = NULL;
+    PyObject *bad_obj = NULL, *result = NULL;
+    const char *kind_name;
+    Py_ssize_t n, start = 0, n_bad = 0;
+    int wide = 0, digits = 32, portable = 0, corrupt = 0, kind;
+
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "sy*y*On|O$npip", kwlist, &kind_name, &data,
+                                     &offsets, &validity_obj, &n, &key_obj, &start, &wide,
+                                     &digits, &portable))
+        return NULL;
+    if (validity_obj != Py_None && PyObject_GetBuffer(validity_obj, &validity, PyBUF_SIMPLE) < 0)
+        goto done;
+    if (key_obj != Py_None && PyObject_GetBuffer(key_obj, &key, PyBUF_SIMPLE) < 0)
+        goto done;
+    if (strcmp(kind_name, "person") == 0) {
+        kind = 0;
+    } else if (strcmp(kind_name, "org") == 0) {
+        kind = 1;
+    } else {
+        PyErr_SetString(PyExc_ValueError, "kind must be 'person' or 'org'");
+        goto done;
+    }
+    if ((key.obj && check_key(&key, digits) < 0)
+        || check_rows(n, start, wide, &offsets, &validity) < 0)
+        goto done;
+
+    Py_ssize_t width = key.obj ? digits : ID_LEN;
+    out_obj = PyBytes_FromStringAndSize(NULL, n * width);
+    valid_obj = PyBytes_FromStringAndSize(NULL, (n + 7) / 8);
+    bad_obj = PyBytes_FromStringAndSize(NULL, n);
+    if (!out_obj || !valid_obj || !bad_obj)
+        goto done;
+
+    hmac_key hk;
+    if (key.obj)
+        hmac_init(&hk, g_shani && !portable ? COMPRESS_FAST : compress_portable, key.buf);
+    char *out = PyBytes_AS_STRING(out_obj);
+    uint8_t *out_valid = (uint8_t *)PyBytes_AS_STRING(valid_obj);
+    uint8_t *out_bad = (uint8_t *)PyBytes_AS_STRING(bad_obj);
+    const uint8_t *bytes = data.buf, *offs = offsets.buf, *valid = validity.buf;
+
+    Py_BEGIN_ALLOW_THREADS
+    memset(out_valid, 0, (size_t)(n + 7) / 8);
+    memset(out_bad, 0, (size_t)n);
+    int64_t lo = load_offset(offs, wide, start);
+    for (Py_ssize_t i = 0; i < n; i++, out += width) {
+        Py_ssize_t row = start + i;
+        int64_t hi = load_offset(offs, wide, row + 1);
+        uint8_t canonical[ID_LEN];
+        if (valid && !(valid[row >> 3] >> (row & 7) & 1)) {
+            memset(out, '-', (size_t)width); /* NULL stays NULL, and is not an invalid ID */
+        } else if (lo < 0 || hi < lo || hi > data.len) {
+            corrupt = 1; /* refuse rather than read outside the buffer */
+            break;
+        } else if (!fs_normalise(kind, bytes + lo, (size_t)(hi - lo), canonical)) {
+            memset(out, '-', (size_t)width);
+            out_bad[i] = 1;
+            n_bad++;
+        } else {
+            out_valid[i >> 3] |= (uint8_t)(1u << (i & 7));
+            if (key.obj) {
+                uint8_t digest[32];
+                hmac_digest(&hk, canonical, ID_LEN, digest);
+                to_hex(out, digest, digits);
+            } else {
+                memcpy(out, canonical, ID_LEN);
+            }
+        }
+        lo = hi;
+    }
+    Py_END_ALLOW_THREADS
+
+    if (corrupt)
+        PyErr_SetString(PyExc_ValueError, "offsets out of bounds of the data buffer");
+    else
+        result = Py_BuildValue("(OOOn)", out_obj, valid_obj, bad_obj, n_bad);
+done:
+    Py_XDECREF(out_obj);
+    Py_XDECREF(valid_obj);
+    Py_XDECREF(bad_obj);
+    PyBuffer_Release(&data);
+    PyBuffer_Release(&offsets);
+    if (key.obj)
+        PyBuffer_Release(&key);
+    if (validity.obj)
+        PyBuffer_Release(&validity);
+    return result;
+}
+
 static PyObject *has_sha_ni(PyObject *self, PyObject *unused)
 {
     return PyBool_FromLong(g_shani);
@@ -306,13 +440,16 @@ static PyObject *has_sha_ni(PyObject *self, PyObject *unused)
 
 static PyMethodDef methods[] = {
     {"tokens", (PyCFunction)(void (*)(void))tokens, METH_VARARGS | METH_KEYWORDS, tokens_doc},
+    {"normalise", (PyCFunction)(void (*)(void))normalise, METH_VARARGS | METH_KEYWORDS,
+     normalise_doc},
     {"has_sha_ni", has_sha_ni, METH_NOARGS,
      "has_sha_ni()\n--\n\nWhether tokens() uses the CPU's SHA extensions (unless portable=True)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "fedscreen._hmac", "HMAC-SHA256 tokens of Arrow string columns.", -1,
+    PyModuleDef_HEAD_INIT, "fedscreen._hmac",
+    "HMAC-SHA256 tokens of Arrow string columns, of raw person and org IDs normalised first.", -1,
     methods,
 };
 
@@ -320,5 +457,6 @@ PyMODINIT_FUNC PyInit__hmac(void)
 {
     g_shani = cpu_has_shani();
     init_hex();
+    fs_normalise_init();
     return PyModule_Create(&module);
 }

@@ -4,9 +4,10 @@ One in-memory DuckDB per session, one VIEW per logical dataset over the agency's
 source. Before any model SQL runs, the session is sealed: it may read exactly the source files,
 cannot install or load extensions, and its configuration is locked, so even SQL that slipped
 past fedscreen.sqlcheck cannot read other files, write anything, or loosen the settings.
-`run` then checks, executes, enforces the declared outputs, normalises every identifier inside
-DuckDB and tokenises it (natively, fedscreen.fasthmac, or in SQL); only flags and tokens come
-back.
+`run` then checks, executes, enforces the declared outputs, normalises and tokenises every
+identifier (person and org IDs natively, case and project numbers normalised in DuckDB, all
+hashed natively with fedscreen.fasthmac; everything in SQL without the extension); only flags
+and tokens come back.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
+import numpy as np
 import pyarrow
 
 from fedscreen import fasthmac
@@ -251,7 +253,7 @@ class Engine:
                 self._con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {body}", used)
                 deadline.check()
                 _enforce_outputs(self._con, role.outputs)
-                table, invalid = _tokenise(self._con, role.outputs, keys)
+                table, invalid = tokenise_result(self._con, role.outputs, keys)
                 deadline.check()
         finally:
             self._drop_temp()
@@ -288,6 +290,58 @@ class Engine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    # --- re-identification on request (必要关联查询, agent.reident) ----------------------------
+    def lookup(
+        self,
+        dataset: str,
+        column: str,
+        kind: str,
+        token: str,
+        keys: TokenKeys,
+        fields: tuple[str, ...],
+    ) -> list[dict[str, str]]:
+        """`fields` of every row of `dataset` whose `column` tokenises to `token` under `keys`,
+        as text (NULL as ""), distinct and sorted; [] if no row does.
+
+        The column's distinct values are tokenised with `tokenise_result`, the very code that
+        tokenised the job's outputs, so every raw spelling (full-width, lower-case x, 15-digit)
+        that produced the token is found. Errors never quote data values.
+        """
+        import pyarrow.compute as pc  # only this rarely used path needs it
+
+        if dataset not in self.sources:
+            raise SchemaMismatch(f"dataset {dataset!r} is not mapped at this agency")
+        names = set(self._datasets[dataset].column_names())
+        unknown = [c for c in (column, *fields) if c not in names]
+        if unknown:
+            raise SchemaMismatch(f"dataset {dataset} has no column {unknown[0]!r}")
+        table_name, col = "__fs_lookup", qident(column)
+        outputs = (Output("__fs_raw", "enum"), Output("__fs_token", kind))
+        deadline = _Deadline(self._con, self.limits.timeout_seconds)
+        try:
+            with deadline, self._duckdb_errors():
+                self._con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {table_name} AS SELECT DISTINCT {col} AS "
+                    f"__fs_raw, {col} AS __fs_token FROM {qident(dataset)} WHERE {col} IS NOT NULL"
+                )
+                tokens, _ = tokenise_result(self._con, outputs, keys, table_name)
+                deadline.check()
+                raws = tokens.filter(pc.equal(tokens["__fs_token"], token))["__fs_raw"]
+                if len(raws) == 0:
+                    return []
+                cols = ", ".join(
+                    f"coalesce(CAST({qident(f)} AS VARCHAR), '') AS {qident(f)}" for f in fields
+                )
+                rows = self._con.execute(
+                    f"SELECT DISTINCT {cols} FROM {qident(dataset)} "
+                    f"WHERE list_contains($raws, {col}) ORDER BY ALL",
+                    {"raws": raws.to_pylist()},
+                ).fetchall()
+        finally:
+            with suppress(duckdb.Error):
+                self._con.execute(f"DROP TABLE IF EXISTS temp.{table_name}")
+        return [dict(zip(fields, (str(v) for v in row), strict=True)) for row in rows]
 
 
 # --- output enforcement and tokenisation ------------------------------------------------------
@@ -329,19 +383,62 @@ def _check_values(con: duckdb.DuckDBPyConnection, out: Output) -> None:
         raise OutputRefused(f"output {out.name!r}: {count} row(s) hold a value that is not {what}")
 
 
-def _tokenise(
-    con: duckdb.DuckDBPyConnection, outputs: tuple[Output, ...], keys: TokenKeys
+def tokenise_result(
+    con: duckdb.DuckDBPyConnection,
+    outputs: tuple[Output, ...],
+    keys: TokenKeys,
+    source: str = RESULT,
+    *,
+    native_normalise: bool = True,
 ) -> tuple[pyarrow.Table, dict[str, int]]:
-    """Normalise and flag in SQL; hash natively after the fetch (fedscreen.fasthmac), or in SQL
-    when the extension is missing. Both give the same tokens, counts and dropped rows."""
+    """The declared output columns of `source` with every ID normalised and tokenised, and per
+    ID kind the count of rows dropped because a non-NULL ID was invalid.
+
+    With the extension (fedscreen.fasthmac), person and org IDs are fetched raw and normalised
+    and hashed in one native pass; case and project numbers are normalised in SQL and hashed
+    natively (native_normalise=False normalises every kind in SQL: the benchmark's baseline).
+    Without it, everything runs in SQL. All give the same tokens, counts and dropped rows.
+    """
     ids = {o.name: o.kind for o in outputs if o.is_token}
+    if not fasthmac.available():
+        return _tokenise_sql(con, outputs, ids, keys, source)
+    native = {c: k for c, k in ids.items() if native_normalise and fasthmac.normalises(k)}
+    in_sql = {c: k for c, k in ids.items() if c not in native}
+    flags = [qident("__bad_" + c) for c in in_sql]
+    cols = ", ".join([qident(o.name) for o in outputs] + flags)
+    # The keys never enter DuckDB.
+    table = con.sql(f"SELECT {cols} FROM ({flagged_select(source, in_sql)})").to_arrow_table()
+    bad = {c: table.column("__bad_" + c).to_numpy() for c in in_sql}
+    for col, kind in native.items():
+        tokens, bad[col] = fasthmac.normalise_tokens(table.column(col), kind, keys.keys[kind])
+        table = table.set_column(table.schema.get_field_index(col), col, tokens)
+    invalid = {
+        kind: int(np.count_nonzero(np.logical_or.reduce([bad[c] for c in ids if ids[c] == kind])))
+        for kind in sorted(set(ids.values()))
+    }
+    table = table.select([o.name for o in outputs])
+    if bad:
+        drop = np.logical_or.reduce(list(bad.values()))
+        if drop.any():
+            # Column by column: several times faster than Table.filter (pyarrow 26).
+            keep = pyarrow.array(~drop)
+            table = pyarrow.table([c.filter(keep) for c in table.columns], schema=table.schema)
+    table = fasthmac.tokenise_table(table, {c: keys.keys[k] for c, k in in_sql.items()})
+    return table, invalid
+
+
+def _tokenise_sql(
+    con: duckdb.DuckDBPyConnection,
+    outputs: tuple[Output, ...],
+    ids: Mapping[str, str],
+    keys: TokenKeys,
+    source: str,
+) -> tuple[pyarrow.Table, dict[str, int]]:
+    """The fallback without the extension: normalise, flag and hash in SQL. Keys are bound
+    parameters: the SQL text (which can reach logs) never contains them."""
     kinds = sorted(set(ids.values()))
-    native = fasthmac.available()
-    if native:  # the keys never enter DuckDB
-        sql, params = flagged_select(RESULT, ids), {}
-    else:  # keys are bound parameters: the SQL text (which can reach logs) never contains them
-        sql, params = tokenise_select(RESULT, ids), token_params(keys, kinds)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {TOKENISED} AS {sql}", params)
+    sql = tokenise_select(source, ids)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {TOKENISED} AS {sql}", token_params(keys, kinds))
     bad = {c: qident("__bad_" + c) for c in ids}
     invalid: dict[str, int] = {}
     if ids:
@@ -353,10 +450,7 @@ def _tokenise(
         invalid = dict(zip(kinds, (int(v) for v in row), strict=True))
     keep = f"WHERE NOT ({' OR '.join(bad.values())})" if ids else ""
     cols = ", ".join(qident(o.name) for o in outputs)
-    table = con.sql(f"SELECT {cols} FROM {TOKENISED} {keep}").to_arrow_table()
-    if native:
-        table = fasthmac.tokenise_table(table, {c: keys.keys[k] for c, k in ids.items()})
-    return table, invalid
+    return con.sql(f"SELECT {cols} FROM {TOKENISED} {keep}").to_arrow_table(), invalid
 
 
 # --- helpers ------------------------------------------------------------------------------------

@@ -9,11 +9,13 @@ column, and `normalise_select` nests one `SELECT * REPLACE (…)` per stage. Sta
 an expensive value (the cleaned string, the 17-digit number) is computed once and then read
 cheaply as a column by the next stage, instead of being repeated inside one big expression.
 
-The engine then hashes the canonical columns natively (fedscreen.fasthmac, several times
-faster than DuckDB's software sha256()); the SQL HMAC here is the fallback without the
-extension, and tests check both give the same tokens. It is built from DuckDB's sha256():
-inner = sha256(ipad || msg), outer = sha256(opad || unhex(inner)). Keys enter only as bound
-parameters (`$name`), never as SQL text, because SQL text can end up in logs and error messages.
+With the native extension (fedscreen.fasthmac) the engine normalises person and org IDs in C
+instead, and uses this SQL only for case and project numbers, hashing all canonical columns
+natively (several times faster than DuckDB's software sha256()). Without the extension the
+SQL here does everything; tests check every path gives the reference's tokens. The SQL HMAC
+is built from DuckDB's sha256(): inner = sha256(ipad || msg), outer = sha256(opad ||
+unhex(inner)). Keys enter only as bound parameters (`$name`), never as SQL text, because SQL
+text can end up in logs and error messages.
 """
 
 from __future__ import annotations
@@ -325,6 +327,22 @@ def _valid_person_ids(n: int) -> str:
     )
 
 
+def _dirty_person_ids(table: str) -> str:
+    """SQL for the IDs of `table` as they arrive from messy sources: of every 16 rows 4 are
+    canonical, 8 are valid once cleaned (spaces/tab/lower x, full-width digits, U+3000, the
+    legacy 15 digits of a different ID), 2 have a wrong check char, 1 is junk and 1 is NULL."""
+    dirt = {
+        2: f"' ' || lower(id) || {lit(chr(9))}",
+        3: f"replace(replace(id, '1', {lit(chr(0xFF11))}), '9', {lit(chr(0xFF19))})",
+        4: f"substr(id, 1, 6) || {lit(chr(0x3000))} || substr(id, 7)",
+        5: "substr(id, 1, 6) || substr(id, 9, 9)",
+        6: "substr(id, 1, 17) || CASE substr(id, 18, 1) WHEN '0' THEN '1' ELSE '0' END",
+        7: "CASE WHEN i % 16 = 7 THEN NULL ELSE 'unknown' END",
+    }
+    cases = " ".join(f"WHEN {k} THEN {v}" for k, v in dirt.items())
+    return f"SELECT CASE i % 8 {cases} ELSE id END AS id FROM (SELECT id, rowid AS i FROM {table})"
+
+
 def _rate(
     con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, str | bytes], n: int
 ) -> float:
@@ -334,34 +352,54 @@ def _rate(
     return n / (time.perf_counter() - start)
 
 
+def _timed(n: int, work: Callable[..., object], *args: object, **kwargs: object) -> float:
+    start = time.perf_counter()
+    work(*args, **kwargs)
+    return n / (time.perf_counter() - start)
+
+
 def bench_tokens(n: int, threads: int = 1) -> dict[str, float]:
-    """IDs per second on n valid person IDs: HMAC alone (native, and in SQL as the baseline),
-    normalisation + checksum alone (SQL), and end to end the way the engine tokenises
-    (normalise in SQL, fetch as Arrow, native HMAC; all in SQL without the extension)."""
+    """IDs per second on n person IDs, clean (all valid, canonical) and dirty (_dirty_person_ids).
+
+    end_to_end[_dirty]_ids_per_s: normalise + checksum + HMAC + invalid count + dropping, from
+    a DuckDB table to the tokenised Arrow table, through the function the engine runs
+    (fedscreen.engine.tokenise_result). With the extension that normalises natively; for
+    comparison in the same run, end_to_end[_dirty]_sql_norm_ids_per_s normalises in SQL and
+    hashes natively (the engine's path before native normalisation). The parts: HMAC alone
+    natively and in SQL (hmac_ids_per_s, hmac_sql_ids_per_s), normalisation + checksum alone
+    in SQL and natively (normalise_sql_ids_per_s, normalise_native_ids_per_s). Without the
+    extension only the SQL rates are reported, end_to_end being the SQL fallback.
+    """
+    from fedscreen.engine import tokenise_result  # the engine imports this module
+    from fedscreen.manifest import Output
+
     keys = TokenKeys.derive(b"b" * 32, "bench", "bench")
     key = keys.keys[Kind.PERSON]
     params = token_params(keys, [Kind.PERSON])
+    outputs = (Output("id", Kind.PERSON),)
     with duckdb.connect(":memory:") as con:
         con.execute(f"SET threads = {int(threads)}")
         con.execute("SET enable_progress_bar = false")
         con.execute(f"CREATE TABLE ids AS {_valid_person_ids(n)}")
+        con.execute(f"CREATE TABLE dirty_ids AS {_dirty_person_ids('ids')}")
         ip, op = token_param_names(Kind.PERSON)
         hmac_only = f"SELECT {token_sql('id', ip, op)} AS t FROM ids"
         norm_only = f"SELECT id AS t FROM ({normalise_select('ids', {'id': Kind.PERSON})})"
         rates = {
             "hmac_sql_ids_per_s": _rate(con, hmac_only, params, n),
-            "normalise_ids_per_s": _rate(con, norm_only, {}, n),
+            "normalise_sql_ids_per_s": _rate(con, norm_only, {}, n),
         }
-        if not fasthmac.available():
-            end_to_end = f"SELECT id AS t FROM ({tokenise_select('ids', {'id': Kind.PERSON})})"
-            rates["end_to_end_ids_per_s"] = _rate(con, end_to_end, params, n)
-            return rates
-        ids = con.sql("SELECT id FROM ids").to_arrow_table().column("id")
-        start = time.perf_counter()
-        fasthmac.hmac_hex_array(ids, key)
-        rates["hmac_ids_per_s"] = n / (time.perf_counter() - start)
-        flagged = f"SELECT id, __bad_id FROM ({flagged_select('ids', {'id': Kind.PERSON})})"
-        start = time.perf_counter()
-        fasthmac.tokenise_table(con.sql(flagged).to_arrow_table(), {"id": key})
-        rates["end_to_end_ids_per_s"] = n / (time.perf_counter() - start)
+        for mix, table in (("", "ids"), ("_dirty", "dirty_ids")):
+            args = (con, outputs, keys, table)
+            rates[f"end_to_end{mix}_ids_per_s"] = _timed(n, tokenise_result, *args)
+            if fasthmac.available():
+                rates[f"end_to_end{mix}_sql_norm_ids_per_s"] = _timed(
+                    n, tokenise_result, *args, native_normalise=False
+                )
+        if fasthmac.available():
+            ids = con.sql("SELECT id FROM ids").to_arrow_table().column("id")
+            rates["hmac_ids_per_s"] = _timed(n, fasthmac.hmac_hex_array, ids, key)
+            rates["normalise_native_ids_per_s"] = _timed(
+                n, fasthmac.normalise_array, ids, Kind.PERSON
+            )
         return rates

@@ -155,20 +155,30 @@ def test_without_the_extension_fasthmac_reports_unavailable(
 
 # --- the engine: the same result with and without the extension ------------------------------
 def dirty_labour_cases(rows: int) -> pa.Table:
-    """labour_cases with valid, legacy, dirty, invalid and NULL IDs, and long case numbers."""
+    """labour_cases with valid, legacy, dirty (full-width, Unicode whitespace, lower case),
+    invalid and NULL IDs, and long case numbers."""
     rng = random.Random(11)
     base = labour_cases()
 
+    def full(text: str) -> str:
+        return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
     def person() -> str | None:
         body = "".join(rng.choices(string.digits, k=17))
+        valid = body + person_check_char(body)
         return rng.choice([
-            body + person_check_char(body), (body + person_check_char(body)).lower() + " ",
-            body[:6] + body[8:], body + "0", None, "", "１" * 18,
+            valid, valid, valid.lower() + " ", body[:6] + body[8:], body + "0", None, "", "１" * 18,
+            "\u3000" + full(valid[:9]) + "\u00a0" + valid[9:].lower() + "\t\n",
+            " " + body[:6] + "\u2003" + body[8:] + "\u3000", valid[:17] + "Х", valid + "\u200b",
         ])  # fmt: skip
 
     def org() -> str | None:
         body = "".join(rng.choices(USCC_CHARS, k=17))
-        return rng.choice([body + uscc_check_char(body), " " + body.lower(), body + "I", None])
+        valid = body + uscc_check_char(body)
+        return rng.choice([
+            valid, valid, " " + body.lower(), body + "I", None, full(valid.lower()) + "\u3000",
+            valid.replace("FF", "ﬀ"), valid[:9] + "\x1c" + valid[9:], "x" * 500,
+        ])  # fmt: skip
 
     def text(n: int) -> str:
         return "".join(rng.choices("（）()0123456789豫民初号 \u3000ａｂc", k=rng.randrange(n)))
@@ -207,19 +217,27 @@ def test_engine_tokens_are_the_same_with_and_without_the_extension(
 ) -> None:
     source = dirty_labour_cases(3000)
     pq.write_table(source, tmp_path / "labour_cases.parquet")
-    calls: list[int] = []
-    original = fasthmac.tokenise_table
+    calls: list[str] = []
+    original, original_norm = fasthmac.tokenise_table, fasthmac.normalise_tokens
 
     def spy(table: pa.Table, keys: dict[str, bytes]) -> pa.Table:
-        calls.append(table.num_rows)
+        calls.extend(keys)
         return original(table, keys)
 
+    def spy_norm(
+        values: pa.ChunkedArray, kind: str, key: bytes, **kw: object
+    ) -> tuple[pa.ChunkedArray, object]:
+        calls.append(kind)
+        return original_norm(values, kind, key)
+
     monkeypatch.setattr(fasthmac, "tokenise_table", spy)
+    monkeypatch.setattr(fasthmac, "normalise_tokens", spy_norm)
     native = run_engine(tmp_path / "labour_cases.parquet")
-    assert calls, "the engine did not use the extension"
+    # person and org IDs normalised natively, case and project numbers in SQL then hashed
+    assert sorted(calls) == ["case_no", "org", "person", "text"], "the extension was not used"
     monkeypatch.setattr(fasthmac, "_hmac", None)
     fallback = run_engine(tmp_path / "labour_cases.parquet")
-    assert len(calls) == 1, "the engine used the extension after it was removed"
+    assert len(calls) == 4, "the engine used the extension after it was removed"
 
     assert native.table.schema == fallback.table.schema
     assert native.table.equals(fallback.table)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -269,9 +270,43 @@ def test_person_check_char_sql_matches_the_reference(con: duckdb.DuckDBPyConnect
     assert [g[0][0] for g in got] == [person_check_char(b) for b in bodies]
 
 
-def test_bench_tokens_reports_positive_rates() -> None:
+SQL_RATES = {"hmac_sql_ids_per_s", "normalise_sql_ids_per_s"}
+END_TO_END = {"end_to_end_ids_per_s", "end_to_end_dirty_ids_per_s"}
+
+
+def test_bench_tokens_reports_positive_rates(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fedscreen import engine, fasthmac
+
+    calls: list[tuple[str, bool]] = []
+    original = engine.tokenise_result
+
+    def spy(*args: Any, native_normalise: bool = True) -> Any:
+        calls.append((args[3], native_normalise))
+        return original(*args, native_normalise=native_normalise)
+
+    # end_to_end is measured through the engine's own tokenisation function
+    monkeypatch.setattr(engine, "tokenise_result", spy)
     rates = tokensql.bench_tokens(2000)
-    assert set(rates) == {
-        "hmac_ids_per_s", "hmac_sql_ids_per_s", "normalise_ids_per_s", "end_to_end_ids_per_s",
+    assert set(rates) == SQL_RATES | END_TO_END | {
+        "hmac_ids_per_s", "normalise_native_ids_per_s",
+        "end_to_end_sql_norm_ids_per_s", "end_to_end_dirty_sql_norm_ids_per_s",
     }  # fmt: skip
     assert all(v > 0 for v in rates.values())
+    assert calls == [("ids", True), ("ids", False), ("dirty_ids", True), ("dirty_ids", False)]
+    # without the extension: the SQL rates, end to end being the SQL fallback
+    monkeypatch.setattr(fasthmac, "_hmac", None)
+    assert set(tokensql.bench_tokens(500)) == SQL_RATES | END_TO_END
+
+
+def test_the_dirty_benchmark_mix() -> None:
+    with duckdb.connect(":memory:") as c:
+        c.execute(f"CREATE TABLE ids AS {tokensql._valid_person_ids(1600)}")
+        raws = [r[0] for r in c.execute(tokensql._dirty_person_ids("ids")).fetchall()]
+        clean = [r[0] for r in c.execute("SELECT id FROM ids").fetchall()]
+    canonical = [normalise("person", r) if r is not None else None for r in raws]
+    pairs = list(zip(raws, canonical, clean, strict=True))
+    assert sum(r == c for r, _, c in pairs) == 400  # 4 in 16 canonical
+    assert sum(n == c != r for r, n, c in pairs) == 600  # 6 cleaned back to the clean ID
+    assert sum(n is not None and n != c for _, n, c in pairs) == 200  # 2 legacy, upgraded
+    assert sum(r is not None and n is None for r, n, _ in pairs) == 300  # 3 invalid
+    assert raws.count(None) == 100
