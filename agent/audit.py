@@ -20,7 +20,6 @@ counts and outcomes. This module cannot tell an ID from any other string; the ca
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 import threading
@@ -29,20 +28,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from fedscreen.auditchain import GENESIS, check_chain, split_lines
+from fedscreen.auditchain import line_hash as _sha
+from fedscreen.auditchain import parse_line as _parse_shared
 from fedscreen.bundle import canonical_json
 from fedscreen.errors import AuditChainBroken
 
-GENESIS = "0" * 64
+__all__ = ["GENESIS", "AuditLog", "head_path", "read_entries", "read_lines", "verify_chain"]
 _RESERVED = frozenset({"seq", "at", "prev", "event"})
 _TAIL_CHUNK = 64 * 1024
 
 
 def _now_text(now: datetime) -> str:
     return now.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _sha(line: bytes) -> str:
-    return hashlib.sha256(line).hexdigest()
 
 
 def head_path(path: Path) -> Path:
@@ -116,30 +114,40 @@ def _write_head(path: Path, seq: int, digest: str) -> None:
 
 
 def _parse_line(line: bytes, number: int, path: Path) -> dict[str, Any]:
-    where = f"line {number}" if number > 0 else "last line"
-    try:
-        entry = json.loads(line.decode("utf-8"))
-    except (UnicodeError, ValueError):
-        raise AuditChainBroken(
-            f"{where}: not valid JSON (garbled or truncated) in {path}"
-        ) from None
-    if not isinstance(entry, dict) or canonical_json(entry) != line:
-        raise AuditChainBroken(f"{where}: not a canonical audit entry (edited by hand?) in {path}")
-    if type(entry.get("seq")) is not int or not isinstance(entry.get("prev"), str):
-        raise AuditChainBroken(f"{where}: missing seq or prev in {path}")
-    return entry
+    return _parse_shared(line, number, str(path))
 
 
 def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """(1-based number, line bytes without newline); a last line without newline is broken."""
     if not path.exists():
         return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        count = data.count(b"\n") + 1
-        raise AuditChainBroken(f"line {count}: incomplete (truncated) in {path}")
-    # Split on b"\n" only: splitlines() would also split on U+2028 inside a string value.
-    yield from enumerate(data.split(b"\n")[:-1], start=1)
+    yield from split_lines(path.read_bytes(), str(path))
+
+
+def read_lines(path: Path, from_seq: int = 1) -> Iterator[tuple[int, bytes]]:
+    """(number, exact line bytes) from line `from_seq` on, for shipping the log off-box.
+
+    Only complete lines present when the call starts are read: the size is taken under the
+    writers' flock, then released, so a slow reader never holds up screening.
+    """
+    if not path.exists():
+        return
+    with path.open("rb") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+        try:
+            size = fh.seek(0, os.SEEK_END)
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        fh.seek(0)
+        number, done = 0, 0
+        while done < size:
+            line = fh.readline(size - done)
+            done += len(line)
+            if not line.endswith(b"\n"):
+                return  # a write in progress at the snapshot's edge: the next pull gets it
+            number += 1
+            if number >= from_seq:
+                yield number, line[:-1]
 
 
 def read_entries(path: Path) -> list[dict[str, Any]]:
@@ -153,21 +161,8 @@ def verify_chain(path: Path) -> int:
     A missing or empty log with no head file is a valid log of 0 entries.
     """
     path = Path(path)
-    prev, count, hashes = GENESIS, 0, [GENESIS]
-    for number, line in _lines(path):
-        entry = _parse_line(line, number, path)
-        if entry["seq"] != number:
-            raise AuditChainBroken(
-                f"line {number}: seq {entry['seq']} where {number} was expected"
-                " (a line was removed or the lines were reordered)"
-            )
-        if entry["prev"] != prev:
-            raise AuditChainBroken(
-                f"line {number}: prev does not match the hash of line {number - 1}"
-                f" (line {number - 1} was edited, or lines were removed or reordered)"
-            )
-        prev, count = _sha(line), number
-        hashes.append(prev)
+    hashes = check_chain(_lines(path), str(path))
+    count = len(hashes) - 1
     _check_head(path, count, hashes)
     return count
 

@@ -62,6 +62,13 @@ def check(config: Path) -> None:
     trusted = signing_keys.load_trusted(settings.signer_keys)
     click.echo(f"config:  {config} ok ({settings.name}, role {settings.role})")
     click.echo(f"signers: {len(trusted)} trusted key(s): {', '.join(sorted(trusted))}")
+    analysts = signing_keys.load_trusted(settings.reident.analyst_keys)
+    approval = "operator approval required" if settings.reident.require_approval else "no approval"
+    click.echo(
+        f"analysts: {len(analysts)} trusted key(s) for re-identification ({approval}, "
+        f"{settings.reident.max_requests_per_day}/day each, tokens kept "
+        f"{settings.reident.retention_days} days)"
+    )
     with Engine(settings.role, settings.sources, settings.engine) as engine:
         problems = engine.validate()
         shapes = engine.describe()
@@ -146,6 +153,68 @@ def audit_verify(config: Path) -> None:
     settings = _settings(config)
     n = verify_chain(settings.audit_path)
     click.echo(f"audit log intact: {n} entries ({settings.audit_path})")
+
+
+@cli.group()
+def requests() -> None:
+    """Re-identification requests (必要关联查询) waiting for, or decided by, an operator."""
+
+
+@requests.command("list")
+@CONFIG
+@click.option("--all", "show_all", is_flag=True, help="also decided and answered requests")
+def requests_list(config: Path, show_all: bool) -> None:
+    """Requests received: who asks, about which lead, for which case and why."""
+    from agent.reident import Ledger
+
+    settings = _settings(config)
+    found = Ledger(settings.reident_path).requests(None if show_all else "pending")
+    if not found:
+        click.echo("no pending requests" if not show_all else "no requests")
+        return
+    for r in found:
+        click.echo(
+            f"{r.request_id}  {r.status:8}  {r.received_at}  analyst {r.analyst} "
+            f"(key {r.key_id})  lead {r.lead_id}  {r.model}.{r.column}\n"
+            f"    case {r.case_ref}: {r.reason}"
+        )
+
+
+def _decide(config: Path, request_id: str, decision: str, by: str, note: str) -> None:
+    from agent.reident import Ledger
+
+    settings = _settings(config)
+    found = Ledger(settings.reident_path).decide(request_id, decision, by, note)
+    AuditLog(settings.audit_path).append(
+        "resolve_decision",
+        request_id=found.request_id,
+        lead_id=found.lead_id,
+        analyst=found.analyst,
+        case_ref=found.case_ref,
+        decision=decision,
+        by=by,
+        note=note,
+    )
+    click.echo(f"{decision} request {found.request_id} (lead {found.lead_id}, {found.analyst})")
+
+
+@requests.command("approve")
+@CONFIG
+@click.argument("request_id")
+@click.option("--by", default="operator", help="who approves (recorded)")
+def requests_approve(config: Path, request_id: str, by: str) -> None:
+    """Let the coordinator fetch the declared fields for this request (id prefix accepted)."""
+    _decide(config, request_id, "approved", by, "")
+
+
+@requests.command("deny")
+@CONFIG
+@click.argument("request_id")
+@click.option("--reason", required=True, help="why (sent back to the analyst)")
+@click.option("--by", default="operator", help="who denies (recorded)")
+def requests_deny(config: Path, request_id: str, reason: str, by: str) -> None:
+    """Refuse this request; the analyst is told the reason."""
+    _decide(config, request_id, "denied", by, reason)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

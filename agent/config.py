@@ -37,6 +37,19 @@ class DisclosureLimits:
 
 
 @dataclass(frozen=True)
+class ReidentSettings:
+    """Re-identification on request (必要关联查询): whom to answer, how often, how long to keep
+    the record of issued tokens, and whether a human at the agency must approve each answer."""
+
+    analyst_keys: tuple[Path, ...] = ()
+    revoked: tuple[str, ...] = ()  # analyst key ids
+    retention_days: int = 90
+    require_approval: bool = False
+    max_requests_per_day: int = 20
+    max_request_minutes: int = 60  # the longest validity window accepted on a request
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     source: Path
     name: str
@@ -49,10 +62,15 @@ class AgentSettings:
     sources: dict[str, SourceSpec]
     disclosure: DisclosureLimits
     engine: EngineLimits
+    reident: ReidentSettings = ReidentSettings()
 
     @property
     def audit_path(self) -> Path:
         return self.state_dir / "audit.jsonl"
+
+    @property
+    def reident_path(self) -> Path:
+        return self.state_dir / "reident.sqlite"
 
     @property
     def approvals_path(self) -> Path:
@@ -118,6 +136,33 @@ def _sources(reader: _Reader, role: str, base: Path) -> dict[str, SourceSpec]:
     return specs
 
 
+def _reident(reader: _Reader, base: Path) -> ReidentSettings:
+    keys = reader.get("analyst_keys", list, [])
+    revoked = reader.get("revoked", list, [])
+    for name, values in (("analyst_keys", keys), ("revoked", revoked)):
+        if not all(isinstance(v, str) and v for v in values):
+            raise reader._fail(name, "must be a list of non-empty strings")
+    if not all(re.fullmatch(r"[0-9a-f]{16}", v) for v in revoked):
+        raise reader._fail("revoked", "must list key ids: 16 hex digits (fedscreen analysts list)")
+    numbers = {
+        name: reader.get(name, int, default)
+        for name, default in (
+            ("retention_days", 90),
+            ("max_requests_per_day", 20),
+            ("max_request_minutes", 60),
+        )
+    }
+    for name, value in numbers.items():
+        if value < 1:
+            raise reader._fail(name, "must be at least 1")
+    return ReidentSettings(
+        analyst_keys=tuple((base / k).resolve() for k in keys),
+        revoked=tuple(revoked),
+        require_approval=reader.get("require_approval", bool, False),
+        **numbers,
+    )
+
+
 def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
     """Read and validate agent.toml. TLS is mandatory unless `insecure_dev` is set."""
     try:
@@ -181,6 +226,7 @@ def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
             threads=limits.get("threads", int, 2),
             timeout_seconds=limits.get("query_timeout_seconds", float, 600.0),
         ),
+        reident=_reident(root.sub("reident", required=False), base),
     )
 
 

@@ -17,6 +17,7 @@ from agent.approvals import Approvals
 from agent.audit import AuditLog
 from agent.config import AgentSettings, read_secret
 from agent.guard import enforce_caps
+from agent.reident import Ledger, Resolver
 from fedscreen import keys as signing_keys
 from fedscreen.bundle import VerifiedBundle, verify_bundle
 from fedscreen.candidates import check_candidates, filter_candidates
@@ -42,6 +43,9 @@ class Screener:
         self.approvals = Approvals(settings.approvals_path)
         self.trusted = signing_keys.load_trusted(settings.signer_keys)
         self._secret = read_secret(settings)
+        # Re-identification on request: the ledger of tokens issued here, and the Resolve core.
+        self.ledger = Ledger(settings.reident_path)
+        self.resolver = Resolver(settings, audit, self.ledger)
 
     def verify(self, bundle: bytes) -> VerifiedBundle:
         return verify_bundle(bundle, self.trusted, now=datetime.now(UTC))
@@ -67,6 +71,10 @@ class Screener:
             )
             self.approvals.require(verified.digest, verified.manifest.name)
             outcome = self._run(verified, job, deadline_s)
+            record["reident_tokens"] = self.ledger.record(
+                verified, self.settings.role, job, outcome.table
+            )
+            self.ledger.purge(datetime.now(UTC), self.settings.reident.retention_days)
         except FedscreenError as exc:
             record.update(outcome="refused", error=type(exc).__name__, reason=exc.message)
             self.audit.append("screen", **record)

@@ -17,7 +17,7 @@ from importlib.metadata import version
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from agent.audit import AuditLog
+from agent.audit import AuditLog, read_lines
 from agent.config import AgentSettings
 from agent.screening import Screener
 from fedscreen import wire
@@ -80,6 +80,25 @@ class AgentServicer(pb_grpc.AgentServicer):
         )
         return wire.description_to_pb(desc)
 
+    def Resolve(
+        self, request: pb.ResolveRequest, context: grpc.ServicerContext
+    ) -> pb.ResolveResponse:
+        """必要关联查询: one signed request for one token; see agent.reident."""
+        caller = self._caller(context, "Resolve")
+        try:
+            answer = self.screener.resolver.resolve(request.request, request.signature, caller)
+        except FedscreenError as exc:
+            log.info("resolve refused: %s", type(exc).__name__)
+            _abort(context, exc)
+            raise
+        log.info("resolve %s: %s", answer.request_id, answer.status)  # never the fields
+        return pb.ResolveResponse(
+            request_id=answer.request_id,
+            status=answer.status,
+            fields=[pb.ResolvedField(name=n, value=v) for n, v in answer.pairs()],
+            message=answer.message,
+        )
+
     def Screen(
         self, request: pb.ScreenRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ScreenReply]:
@@ -101,6 +120,23 @@ class AgentServicer(pb_grpc.AgentServicer):
         summary = dataclasses.replace(outcome.summary, batches=count)
         log.info("job %s sent %d rows in %d batches", job.job_id, summary.rows_out, count)
         yield pb.ScreenReply(summary=wire.summary_to_pb(summary))
+
+    def Audit(
+        self, request: pb.AuditRequest, context: grpc.ServicerContext
+    ) -> Iterator[pb.AuditEntry]:
+        """Stream the log's exact lines from `from_seq` on, so the caller can check the chain.
+
+        The read is itself logged first, so a pull always shows up in what it pulls.
+        """
+        caller = self._caller(context, "Audit")
+        if request.from_seq < 0:
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, "from_seq must be 0 or more")
+        self.audit.append("audit_read", caller=caller, from_seq=request.from_seq)
+        count = 0
+        for seq, line in read_lines(self.audit.path, max(request.from_seq, 1)):
+            count += 1
+            yield pb.AuditEntry(seq=seq, line=line)
+        log.info("sent %d audit lines from seq %d", count, request.from_seq)
 
 
 def create_server(
@@ -135,19 +171,20 @@ def create_server(
 
 def serve(settings: AgentSettings, *, insecure_dev: bool = False) -> int:
     """Run until SIGTERM/SIGINT; announce the bound address on stdout for supervisors."""
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        stop.set()
+
+    # Handlers go in before the announcement: a supervisor may signal as soon as it reads it.
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     server, port, health_servicer = create_server(settings, insecure_dev=insecure_dev)
     host = settings.listen.rsplit(":", 1)[0]
     (settings.state_dir / "endpoint").write_text(f"{host}:{port}\n")
     print(
         f"fedscreen-agent {settings.name} ({settings.role}) listening on {host}:{port}", flush=True
     )
-    stop = threading.Event()
-
-    def _stop(signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     stop.wait()
     health_servicer.enter_graceful_shutdown()
     server.stop(grace=10).wait()

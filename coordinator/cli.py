@@ -136,10 +136,20 @@ def agents_status(ctx: click.Context) -> None:
         raise FedscreenError(f"{failures} of {len(entries)} agents are down")
 
 
+from coordinator.cli_audit import audit  # noqa: E402
+from coordinator.cli_leads import leads, models  # noqa: E402
 from coordinator.cli_model import model  # noqa: E402  (subcommand groups live beside)
-from coordinator.cli_run import bench, demo, evaluate, leads, run, synth  # noqa: E402
+from coordinator.cli_report import report  # noqa: E402
+from coordinator.cli_resolve import analysts, resolutions, resolve  # noqa: E402
+from coordinator.cli_run import bench, demo, evaluate, run, synth  # noqa: E402
 
 cli.add_command(model)
+cli.add_command(resolve)
+cli.add_command(analysts)
+cli.add_command(resolutions)
+cli.add_command(models)
+cli.add_command(audit)
+cli.add_command(report)
 for command in (run, leads, synth, demo, bench, evaluate):
     cli.add_command(command)
 

@@ -1,9 +1,8 @@
-"""`fedscreen run | leads | synth | demo | bench`: screening jobs and what they produce."""
+"""`fedscreen run | synth | demo | eval | bench`: screening jobs and what they produce."""
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import threading
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from pathlib import Path
 import click
 
 from coordinator.cli_common import models_dir, parse_params, render_rows, state_of
+from coordinator.cli_leads import lead_rows
 from coordinator.evaluate import Quality, evaluate_model
 from coordinator.registry import Registry
 from fedscreen.errors import UsageError
@@ -50,54 +50,6 @@ def run(
     click.echo(f"job {report.job_id}: {len(report.leads)} leads ({report.new_leads} new)")
 
 
-@click.group()
-def leads() -> None:
-    """Leads found by screening jobs."""
-
-
-_TOKEN = re.compile(r"^[0-9a-f]{32}$")
-
-
-def _short(value: object) -> str:
-    """Tokens are shown abbreviated: enough to tell leads apart, too little to copy around."""
-    text = str(value)
-    return text[:8] + "…" if _TOKEN.match(text) else text
-
-
-def _lead_rows(registry: Registry, model: str | None) -> list[dict[str, object]]:
-    rows: list[dict[str, object]] = []
-    for lead in registry.leads(model):
-        flags = ", ".join(f"{k}={_short(v)}" for k, v in lead.flags.items() if v is not None)
-        rows.append(
-            {
-                "lead": lead.lead_id,
-                "model": f"{lead.title_zh} / {lead.title_en}",
-                "region": lead.region or "",
-                "key": " ".join(f"{k}={_short(v)}" for k, v in lead.key.items()),
-                "kind": lead.kind,
-                "explanation": lead.explanation_zh or flags,
-                "explanation_en": lead.explanation_en,
-                "flags": flags,
-                "state": lead.state,
-                "found": lead.found_at,
-            }
-        )
-    return rows
-
-
-@leads.command("list")
-@click.option("--model", help="only this model")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
-@click.pass_context
-def leads_list(ctx: click.Context, model: str | None, fmt: str) -> None:
-    """Leads with abbreviated tokens, their flags and the bilingual model title."""
-    rows = _lead_rows(Registry(state_of(ctx).registry), model)
-    if not rows and fmt == "table":
-        click.echo("no leads")
-        return
-    click.echo(render_rows(rows, fmt))
-
-
 @click.command()
 @click.option("--out", type=click.Path(path_type=Path), required=True)
 @click.option("--people", default=20_000, show_default=True, type=click.IntRange(1000))
@@ -128,7 +80,7 @@ def demo(people: int, out: Path, seed: int, show: int) -> None:
 
     result = run_demo(out, people, seed, models_dir(), click.echo)
     registry = Registry(result.out / "coordinator" / "registry.sqlite")
-    rows = _lead_rows(registry, None)
+    rows = lead_rows(registry.leads())
     sample = _sample_per_kind(rows, show)
     click.echo(f"\nleads ({len(rows)}; a sample of {len(sample)} across models and kinds):")
     if sample:

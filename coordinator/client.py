@@ -12,8 +12,17 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from coordinator.state import AgentEntry, State
 from fedscreen import wire
-from fedscreen.errors import AgentUnavailable, FedscreenError, JobFailed
+from fedscreen.errors import (
+    AgentUnavailable,
+    FedscreenError,
+    JobFailed,
+    RateLimited,
+    ResolveError,
+    ResolveRefused,
+    TokenNotIssued,
+)
 from fedscreen.jobs import Description, Job, Summary
+from fedscreen.resolve import Answer, rows_from_pairs
 from fedscreen.tls import channel_credentials, channel_options
 from fedscreen.v1 import agent_pb2 as pb
 from fedscreen.v1 import agent_pb2_grpc as pb_grpc
@@ -98,6 +107,38 @@ class AgentClient:
                 f"{summary.rows_out}"
             )
         return ScreenResult(self.entry.name, self.entry.role, table, summary)
+
+    def resolve(self, request: bytes, signature: bytes, timeout: float = 60.0) -> Answer:
+        """One signed re-identification request (必要关联查询); refusals raise a ResolveError
+        carrying the agent's one-line reason."""
+        try:
+            resp = self.stub.Resolve(
+                pb.ResolveRequest(request=request, signature=signature), timeout=timeout
+            )
+        except grpc.RpcError as exc:
+            code, detail = exc.code(), exc.details() or exc.code().name
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise self._error(exc, "Resolve") from None
+            cls = _RESOLVE_ERRORS.get(code, ResolveRefused)
+            raise cls(f"agent {self.entry.name} refused: {code.name}: {detail}") from None
+        pairs = [(f.name, f.value) for f in resp.fields]
+        return Answer(resp.request_id, resp.status, rows_from_pairs(pairs), resp.message)
+
+    def audit(self, from_seq: int, timeout: float = 60.0) -> list[tuple[int, bytes]]:
+        """The audit lines (seq, exact bytes) from `from_seq` on; the deadline covers all."""
+        try:
+            return [
+                (entry.seq, entry.line)
+                for entry in self.stub.Audit(pb.AuditRequest(from_seq=from_seq), timeout=timeout)
+            ]
+        except grpc.RpcError as exc:
+            raise self._error(exc, "Audit") from None
+
+
+_RESOLVE_ERRORS: dict[grpc.StatusCode, type[ResolveError]] = {
+    grpc.StatusCode.NOT_FOUND: TokenNotIssued,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: RateLimited,
+}
 
 
 def wait_healthy(state: State, entry: AgentEntry, timeout: float = 30.0) -> None:

@@ -7,6 +7,7 @@ the agent's announcement line and confirmed by gRPC health, never by sleeping.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from coordinator import synth
 from coordinator.client import wait_healthy
+from coordinator.resolutions import add_analyst, list_analysts
 from coordinator.state import AgentEntry, State, issue_agent_cert
 from fedscreen import dictionary
 from fedscreen.errors import AgentUnavailable, JobFailed
@@ -42,14 +44,23 @@ def write_agent_config(
     data: Path,
     secret: Path,
     max_flag_fraction: float = 0.2,
+    *,
+    require_approval: bool = False,
+    revoked: tuple[str, ...] = (),
+    max_requests_per_day: int = 20,
 ) -> Path:
-    """An agent.toml for `role`, mapping every synthetic dataset of that role that exists."""
+    """An agent.toml for `role`, mapping every synthetic dataset of that role that exists.
+
+    The agent trusts every analyst key in the state dir for re-identification; a state without
+    any gets one, "analyst", so a local federation can resolve leads out of the box.
+    """
     root, data, secret = root.resolve(), data.resolve(), secret.resolve()
     agent_dir = root / name
     tls = issue_agent_cert(state, name, agent_dir / "tls", ("localhost", "127.0.0.1"))
     keys_dir = agent_dir / "trusted"
     keys_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(state.signing_pub, keys_dir / "procuratorate.pub")
+    analyst_keys = _trust_analysts(state, keys_dir / "analysts")
     lines = [
         "[agent]",
         f'name = "{name}"',
@@ -72,6 +83,12 @@ def write_agent_config(
         "max_flag_rows = 1000000",
         "threads = 1",
         "",
+        "[reident]",
+        f"analyst_keys = {json.dumps(analyst_keys)}",
+        f"revoked = {json.dumps(list(revoked))}",
+        f"require_approval = {'true' if require_approval else 'false'}",
+        f"max_requests_per_day = {max_requests_per_day}",
+        "",
     ]
     for ds in dictionary.datasets(role):
         path = synth.dataset_path(data, role, ds)
@@ -80,6 +97,18 @@ def write_agent_config(
     config = agent_dir / "agent.toml"
     config.write_text("\n".join(lines), encoding="utf-8")
     return config
+
+
+def _trust_analysts(state: State, folder: Path) -> list[str]:
+    """Copy the state's analyst public keys beside the agent; paths relative to its config."""
+    if not list_analysts(state):
+        add_analyst(state, "analyst")
+    folder.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name, _key_id, pub in list_analysts(state):
+        shutil.copy(pub, folder / f"{name}.pub")
+        out.append(f"trusted/analysts/{name}.pub")
+    return out
 
 
 @dataclass

@@ -1,20 +1,26 @@
-"""The lead registry: jobs and the leads they found, in SQLite in the state dir.
+"""The lead registry: jobs, the leads they found and each lead's history, in SQLite.
 
 A lead is keyed by lead_id (stable per model campaign), so re-running a model updates
-`last_seen` instead of creating a duplicate.
+`last_seen` (and the latest flags) instead of creating a duplicate, and never touches the
+lead's state. Every change to a lead is a row in `lead_events` (who, when, what, why),
+starting with "found"; a change and its history row are written in one `BEGIN IMMEDIATE`
+transaction, so two analysts working the same lead cannot interleave, and a refused step
+(an illegal transition, an unknown lead) leaves the file as it was.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from coordinator import lifecycle
 from coordinator.combine import Lead
+from fedscreen.errors import UsageError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -35,7 +41,21 @@ CREATE TABLE IF NOT EXISTS leads (
     explanation_en TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS leads_model ON leads (model);
+CREATE TABLE IF NOT EXISTS lead_events (
+    id INTEGER PRIMARY KEY, lead_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
+    action TEXT NOT NULL, from_state TEXT, to_state TEXT, detail TEXT
+);
+CREATE INDEX IF NOT EXISTS lead_events_lead ON lead_events (lead_id);
 """
+
+# Columns the lifecycle added to `leads`; registries written before it get them by ALTER TABLE.
+LIFECYCLE_COLUMNS = ("unit", "assignee", "verdict", "verdict_reason", "disposition", "updated_at")
+
+FOUND_BY = "fedscreen"  # the actor of "found" events: the screening job, not a person
+
+
+class UnknownLead(UsageError):
+    """No lead with that id in this registry."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +74,40 @@ class LeadRow:
     kind: str = ""
     explanation_zh: str = ""
     explanation_en: str = ""
+    unit: str | None = None
+    assignee: str | None = None
+    verdict: str | None = None  # 'true' | 'false' once verified
+    verdict_reason: str | None = None
+    disposition: str | None = None
+    updated_at: str | None = None
+    first_job: str = ""
+    last_job: str = ""
+
+
+@dataclass(frozen=True)
+class Event:
+    id: int
+    lead_id: str
+    at: str
+    actor: str
+    action: str
+    from_state: str | None
+    to_state: str | None
+    detail: str
+
+
+_LEAD_COLUMNS = (
+    "l.lead_id, l.model, l.version, coalesce(m.title_zh, ''), coalesce(m.title_en, ''),"
+    " l.key, l.flags, l.region, l.found_at, l.last_seen, l.state, l.kind, l.explanation_zh,"
+    " l.explanation_en, l.unit, l.assignee, l.verdict, l.verdict_reason, l.disposition,"
+    " l.updated_at, l.first_job, l.last_job FROM leads l"
+    " LEFT JOIN models m ON m.model = l.model AND m.version = l.version"
+)
+
+
+def _lead_row(r: tuple[object, ...]) -> LeadRow:
+    key, flags = json.loads(str(r[5])), json.loads(str(r[6]))
+    return LeadRow(*r[:5], key, flags, *r[7:])  # type: ignore[arg-type, call-arg]
 
 
 def _now() -> str:
@@ -63,19 +117,65 @@ def _now() -> str:
 class Registry:
     def __init__(self, path: Path) -> None:
         self.path = path
-        with self._conn() as con:
-            con.executescript(SCHEMA)
+        self._migrate()
+
+    # --- connections --------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit mode: transactions are opened explicitly, so writes can take the lock
+        # up front (BEGIN IMMEDIATE) instead of failing half-way on an upgrade to writer.
+        con = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        return con
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30)
-        con.execute("PRAGMA journal_mode=WAL")
+        """A connection for reading."""
+        con = self._connect()
         try:
-            with con:
-                yield con
+            yield con
         finally:
             con.close()
 
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the write lock from its first statement."""
+        con = self._connect()
+        try:
+            con.execute("BEGIN IMMEDIATE")
+            try:
+                yield con
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+            con.execute("COMMIT")
+        finally:
+            con.close()
+
+    def _migrate(self) -> None:
+        """Create the tables, or bring a registry written by an older fedscreen up to date."""
+        with self._conn() as con:
+            if not _needs_migration(con):
+                return
+        with self._write() as con:
+            if not _needs_migration(con):  # another process got there first
+                return
+            had_events = _has_table(con, "lead_events")
+            for statement in SCHEMA.split(";"):
+                if statement.strip():
+                    con.execute(statement)
+            present = {row[1] for row in con.execute("PRAGMA table_info(leads)")}
+            for column in LIFECYCLE_COLUMNS:
+                if column not in present:
+                    con.execute(f"ALTER TABLE leads ADD COLUMN {column} TEXT")
+            if not had_events:  # leads found before history existed get their "found" row
+                con.execute(
+                    "INSERT INTO lead_events (lead_id, at, actor, action, from_state, to_state,"
+                    " detail) SELECT lead_id, found_at, ?, 'found', NULL, state,"
+                    " 'job ' || first_job FROM leads ORDER BY found_at, lead_id",
+                    (FOUND_BY,),
+                )
+
+    # --- jobs ---------------------------------------------------------------------------
     def start_job(
         self,
         job_id: str,
@@ -86,7 +186,7 @@ class Registry:
         params: dict[str, int | float],
         titles: tuple[str, str],
     ) -> None:
-        with self._conn() as con:
+        with self._write() as con:
             con.execute(
                 "INSERT OR IGNORE INTO models VALUES (?, ?, ?, ?)", (model, version, *titles)
             )
@@ -105,80 +205,194 @@ class Registry:
         leads: int = 0,
         new_leads: int = 0,
     ) -> None:
-        with self._conn() as con:
+        with self._write() as con:
             con.execute(
                 "UPDATE jobs SET finished_at=?, status=?, message=?, agents=?, leads=?,"
                 " new_leads=? WHERE job_id=?",
                 (_now(), status, message, json.dumps(agents), leads, new_leads, job_id),
             )
 
-    def record_leads(
-        self, job_id: str, model: str, version: str, campaign: str, leads: Iterable[Lead]
-    ) -> int:
-        """Insert new leads, refresh seen ones; returns how many were new."""
-        now, new = _now(), 0
-        with self._conn() as con:
-            for lead in leads:
-                cur = con.execute(
-                    "UPDATE leads SET last_seen=?, last_job=?, flags=?, version=?,"
-                    " explanation_zh=?, explanation_en=? WHERE lead_id=?",
-                    (
-                        now,
-                        job_id,
-                        json.dumps(lead.flags, ensure_ascii=False),
-                        version,
-                        lead.explanation_zh,
-                        lead.explanation_en,
-                        lead.lead_id,
-                    ),
-                )
-                if cur.rowcount:
-                    continue
-                con.execute(
-                    "INSERT INTO leads (lead_id, model, version, campaign, key, flags, region,"
-                    " first_job, last_job, found_at, last_seen, kind, explanation_zh,"
-                    " explanation_en) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        lead.lead_id,
-                        model,
-                        version,
-                        campaign,
-                        json.dumps(lead.key),
-                        json.dumps(lead.flags, ensure_ascii=False),
-                        lead.region,
-                        job_id,
-                        job_id,
-                        now,
-                        now,
-                        lead.kind,
-                        lead.explanation_zh,
-                        lead.explanation_en,
-                    ),
-                )
-                new += 1
-        return new
-
-    def leads(self, model: str | None = None) -> list[LeadRow]:
-        sql = (
-            "SELECT l.lead_id, l.model, l.version, coalesce(m.title_zh, ''),"
-            " coalesce(m.title_en, ''), l.key, l.flags, l.region, l.found_at, l.last_seen,"
-            " l.state, l.kind, l.explanation_zh, l.explanation_en FROM leads l"
-            " LEFT JOIN models m ON m.model = l.model AND m.version = l.version"
-        )
-        args: tuple[str, ...] = ()
-        if model:
-            sql += " WHERE l.model = ?"
-            args = (model,)
-        sql += " ORDER BY l.model, l.region, l.lead_id"
-        with self._conn() as con:
-            rows = con.execute(sql, args).fetchall()
-        return [
-            LeadRow(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), json.loads(r[6]), *r[7:])
-            for r in rows
-        ]
-
     def jobs(self) -> list[dict[str, object]]:
         with self._conn() as con:
             con.row_factory = sqlite3.Row
             rows = con.execute("SELECT * FROM jobs ORDER BY started_at").fetchall()
         return [dict(r) for r in rows]
+
+    # --- leads found ----------------------------------------------------------------------
+    def record_leads(
+        self, job_id: str, model: str, version: str, campaign: str, leads: Iterable[Lead]
+    ) -> int:
+        """Insert new leads (with their "found" event), refresh seen ones; returns how many
+        were new. A lead seen again keeps its state, unit, assignee and history."""
+        now, new = _now(), 0
+        with self._write() as con:
+            for lead in leads:
+                flags = json.dumps(lead.flags, ensure_ascii=False)
+                seen = (now, job_id, flags, version, lead.explanation_zh, lead.explanation_en)
+                cur = con.execute(
+                    "UPDATE leads SET last_seen=?, last_job=?, flags=?, version=?,"
+                    " explanation_zh=?, explanation_en=? WHERE lead_id=?",
+                    (*seen, lead.lead_id),
+                )
+                if cur.rowcount:
+                    continue
+                key = json.dumps(lead.key)
+                con.execute(
+                    "INSERT INTO leads (lead_id, model, version, campaign, key, flags, region,"
+                    " first_job, last_job, found_at, last_seen, kind, explanation_zh,"
+                    " explanation_en, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (lead.lead_id, model, version, campaign, key, flags, lead.region, job_id)
+                    + (job_id, now, now, lead.kind, lead.explanation_zh, lead.explanation_en, now),
+                )
+                _insert_event(con, lead.lead_id, now, FOUND_BY, lifecycle.found(job_id))
+                new += 1
+        return new
+
+    # --- reading leads --------------------------------------------------------------------
+    def leads(
+        self,
+        model: str | None = None,
+        *,
+        state: str | None = None,
+        region: str | None = None,
+        since: str | None = None,
+    ) -> list[LeadRow]:
+        """Leads, optionally of one model, in one state, under a region-code prefix, or
+        found at or after `since` (an ISO timestamp in UTC)."""
+        where: list[str] = []
+        args: list[str | int] = []
+        if model:
+            where.append("l.model = ?")
+            args.append(model)
+        if state:
+            where.append("l.state = ?")
+            args.append(state)
+        if region:
+            where.append("substr(coalesce(l.region, ''), 1, ?) = ?")
+            args += [len(region), region]
+        if since:
+            where.append("l.found_at >= ?")
+            args.append(since)
+        sql = "SELECT " + _LEAD_COLUMNS
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY l.model, l.region, l.lead_id"
+        with self._conn() as con:
+            rows = con.execute(sql, args).fetchall()
+        return [_lead_row(r) for r in rows]
+
+    def lead(self, lead_id: str) -> LeadRow:
+        with self._conn() as con:
+            row = con.execute("SELECT " + _LEAD_COLUMNS + " WHERE l.lead_id = ?", (lead_id,))
+            found = row.fetchone()
+        if found is None:
+            raise _unknown(lead_id)
+        return _lead_row(found)
+
+    def events(self, lead_id: str) -> list[Event]:
+        with self._conn() as con:
+            rows = con.execute(
+                "SELECT id, lead_id, at, actor, action, from_state, to_state,"
+                " coalesce(detail, '') FROM lead_events WHERE lead_id = ? ORDER BY id",
+                (lead_id,),
+            ).fetchall()
+        return [Event(*r) for r in rows]
+
+    def disposed_at(self) -> dict[str, str]:
+        """lead_id → when it was disposed of, for leads that were."""
+        with self._conn() as con:
+            sql = "SELECT lead_id, max(at) FROM lead_events WHERE action = 'dispose' GROUP BY 1"
+            rows = con.execute(sql).fetchall()
+        return dict(rows)
+
+    def resolutions(self, lead_id: str) -> list[dict[str, object]]:
+        """The re-identification requests for this lead (table owned by coordinator.resolutions);
+        empty when that table does not exist yet."""
+        with self._conn() as con:
+            if not _has_table(con, "resolutions"):
+                return []
+            con.row_factory = sqlite3.Row
+            rows = con.execute(
+                "SELECT * FROM resolutions WHERE lead_id = ? ORDER BY rowid", (lead_id,)
+            ).fetchall()
+        # The signed request's bytes stay in that table; what is shown is text.
+        return [{k: v for k, v in dict(r).items() if not isinstance(v, bytes)} for r in rows]
+
+    # --- changing leads -------------------------------------------------------------------
+    def apply(
+        self, lead_id: str, actor: str, step: Callable[[str], lifecycle.Change]
+    ) -> lifecycle.Change:
+        """Read the lead's state, ask `step` for the change, write it and its history row,
+        all under the write lock. Whatever `step` raises leaves the registry untouched."""
+        with self._write() as con:
+            row = con.execute("SELECT state FROM leads WHERE lead_id = ?", (lead_id,)).fetchone()
+            if row is None:
+                raise _unknown(lead_id)
+            change = step(str(row[0]))
+            _write_change(con, lead_id, actor, change, _now())
+        return change
+
+    def log_event(self, lead_id: str, actor: str, action: str, detail: str) -> None:
+        """A history row that does not change the lead (e.g. a re-identification request)."""
+        self.apply(lead_id, actor, lambda state: lifecycle.Change(action, state, state, detail))
+
+    def route(
+        self, actor: str, competent: Callable[[str | None], tuple[str, str] | None]
+    ) -> tuple[dict[str, int], list[str | None]]:
+        """Give every lead without a unit the unit `competent(region)` names, as
+        (unit, prefix); returns leads routed per unit and the regions nobody covers."""
+        routed: dict[str, int] = {}
+        uncovered: list[str | None] = []
+        now = _now()
+        with self._write() as con:
+            rows = con.execute(
+                "SELECT lead_id, region, state FROM leads WHERE unit IS NULL ORDER BY lead_id"
+            ).fetchall()
+            for lead_id, region, state in rows:
+                match = competent(region)
+                if match is None:
+                    uncovered.append(region)
+                    continue
+                unit, prefix = match
+                _write_change(con, lead_id, actor, lifecycle.route(state, unit, prefix), now)
+                routed[unit] = routed.get(unit, 0) + 1
+        return routed, uncovered
+
+
+def _unknown(lead_id: str) -> UnknownLead:
+    return UnknownLead(f"unknown lead {lead_id[:40]!r} (see: fedscreen leads list)")
+
+
+def _has_table(con: sqlite3.Connection, name: str) -> bool:
+    found = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
+    return found.fetchone() is not None
+
+
+def _needs_migration(con: sqlite3.Connection) -> bool:
+    if not _has_table(con, "lead_events") or not _has_table(con, "jobs"):
+        return True
+    present = {row[1] for row in con.execute("PRAGMA table_info(leads)")}
+    return not present.issuperset(LIFECYCLE_COLUMNS)
+
+
+def _insert_event(
+    con: sqlite3.Connection, lead_id: str, at: str, actor: str, change: lifecycle.Change
+) -> None:
+    con.execute(
+        "INSERT INTO lead_events (lead_id, at, actor, action, from_state, to_state, detail)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (lead_id, at, actor, change.action, change.from_state, change.to_state, change.detail),
+    )
+
+
+def _write_change(
+    con: sqlite3.Connection, lead_id: str, actor: str, change: lifecycle.Change, at: str
+) -> None:
+    fields = {"state": change.to_state, **change.fields}
+    if set(fields) - {"state", *LIFECYCLE_COLUMNS}:
+        raise ValueError(f"a lifecycle change may not set {sorted(fields)}")
+    if change.fields or change.to_state != change.from_state:  # notes are not updates
+        fields["updated_at"] = at
+    assignments = ", ".join(f"{column} = ?" for column in fields)
+    con.execute(f"UPDATE leads SET {assignments} WHERE lead_id = ?", (*fields.values(), lead_id))
+    _insert_event(con, lead_id, at, actor, change)

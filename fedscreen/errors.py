@@ -145,3 +145,50 @@ class AgentUnavailable(FedscreenError):
 
 class JobFailed(FedscreenError):
     exit_code = 11
+
+
+# --- re-identification on request (必要关联查询, fedscreen.resolve) ----------------------------
+class ResolveError(FedscreenError):
+    """A re-identification request was refused; nothing about the person was disclosed."""
+
+    exit_code = 12
+    grpc_status = "PERMISSION_DENIED"
+
+
+class MalformedRequest(ResolveError):
+    grpc_status = "INVALID_ARGUMENT"
+
+
+class BadRequestSignature(ResolveError):
+    pass
+
+
+class UnknownAnalystKey(ResolveError):
+    pass
+
+
+class AnalystKeyRevoked(ResolveError):
+    pass
+
+
+class RequestExpired(ResolveError):
+    """Outside its validity window; FAILED_PRECONDITION, not DEADLINE_EXCEEDED, because it is
+    the request that is stale, not the call: retrying the same bytes can never succeed."""
+
+    grpc_status = "FAILED_PRECONDITION"
+
+
+class TokenNotIssued(ResolveError):
+    grpc_status = "NOT_FOUND"
+
+
+class NotDisclosable(ResolveError):
+    pass
+
+
+class RateLimited(ResolveError):
+    grpc_status = "RESOURCE_EXHAUSTED"
+
+
+class ResolveRefused(ResolveError):
+    """The agent refused for another reason (its message says which)."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fedscreen.errors import ManifestError, ParameterError
+from fedscreen import dictionary
+from fedscreen.errors import ConfigError, ManifestError, ParameterError
 from fedscreen.identifiers import ID_KINDS
 
 SCALAR_OUTPUTS = ("bool", "region")
@@ -68,12 +69,37 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class Disclosure:
+    """What an agency may reveal about one of its token outputs on a signed resolve request.
+
+    The agent finds the rows of `dataset` whose `source_column` tokenises to the requested token
+    and returns only `fields`. `lead_key` names the combine's lead-key column that carries this
+    token, and `when` the lead flags that must match (e.g. via = "court"), so the coordinator
+    asks the agency that flagged the lead and no other.
+    """
+
+    column: str
+    dataset: str
+    source_column: str
+    fields: tuple[str, ...]
+    lead_key: str
+    when: tuple[tuple[str, str], ...] = ()
+
+    def applies(self, flags: dict[str, object]) -> bool:
+        return all(str(flags.get(k)) == v for k, v in self.when)
+
+
+@dataclass(frozen=True)
 class Role:
     name: str
     sql_file: str
     reads: tuple[str, ...]
     outputs: tuple[Output, ...]
     candidates: tuple[Candidate, ...] = ()
+    disclose: tuple[Disclosure, ...] = ()
+
+    def disclosure(self, column: str) -> Disclosure | None:
+        return next((d for d in self.disclose if d.column == column), None)
 
     def output(self, name: str) -> Output:
         for out in self.outputs:
@@ -188,6 +214,66 @@ def _check_candidates(roles: list[Role], source: str) -> None:
                 )
 
 
+def _disclose(spec: Any, where: str) -> tuple[Disclosure, ...]:
+    if spec is None:
+        return ()
+    if not isinstance(spec, dict):
+        raise ManifestError(f"{where}.disclose must be a table of column = {{ dataset, ... }}")
+    out = []
+    for column, entry in spec.items():
+        at = f"{where}.disclose.{column}"
+        if not isinstance(entry, dict):
+            raise ManifestError(f"{at} must be a table with dataset, column, fields, lead_key")
+        fields = _req(entry, "fields", at, list)
+        if not fields or not all(isinstance(f, str) for f in fields):
+            raise ManifestError(f"{at}: fields must list at least one column name")
+        when = entry.get("when", {})
+        if not isinstance(when, dict) or not all(isinstance(v, str) for v in when.values()):
+            raise ManifestError(f'{at}: when must be a table of flag = "value"')
+        out.append(
+            Disclosure(
+                column=column,
+                dataset=_req(entry, "dataset", at, str),
+                source_column=_req(entry, "column", at, str),
+                fields=tuple(fields),
+                lead_key=_req(entry, "lead_key", at, str),
+                when=tuple(sorted(when.items())),
+            )
+        )
+    return tuple(out)
+
+
+def _check_disclose(roles: list[Role], source: str, lead_key: list[str]) -> None:
+    """Each disclosure names a token output, a dataset the role reads, an identifier column of
+    the same kind and existing fields (in the data dictionary), and a lead-key column."""
+    for role in roles:
+        for d in role.disclose:
+            at = f"{source}: roles.{role.name}.disclose.{d.column}"
+            try:
+                out = role.output(d.column)
+            except KeyError:
+                raise ManifestError(f"{at}: {d.column!r} is not an output of the role") from None
+            if not out.is_token:
+                raise ManifestError(f"{at}: only token outputs can be resolved ({out.kind})")
+            if d.dataset not in role.reads:
+                raise ManifestError(f"{at}: dataset {d.dataset!r} is not one the role reads")
+            try:
+                columns = {c.name: c for c in dictionary.dataset(role.name, d.dataset).columns}
+            except ConfigError as exc:
+                raise ManifestError(f"{at}: {exc.message}") from None
+            src = columns.get(d.source_column)
+            if src is None or src.id_kind != out.kind:
+                raise ManifestError(
+                    f"{at}: column {d.source_column!r} is not a {out.kind} identifier of "
+                    f"{d.dataset}"
+                )
+            unknown = [f for f in d.fields if f not in columns]
+            if unknown:
+                raise ManifestError(f"{at}: {d.dataset} has no column {unknown[0]!r}")
+            if d.lead_key not in lead_key:
+                raise ManifestError(f"{at}: lead_key {d.lead_key!r} is not in combine.lead_key")
+
+
 def _req(table: dict[str, Any], key: str, where: str, typ: type | tuple[type, ...]) -> Any:
     if key not in table:
         raise ManifestError(f"{where}: missing key {key!r}")
@@ -245,10 +331,12 @@ def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
                 reads=tuple(_req(spec, "reads", where, list)),
                 outputs=tuple(_output(n, s, f"{where}.outputs") for n, s in outputs.items()),
                 candidates=_candidates(spec.get("candidates"), where),
+                disclose=_disclose(spec.get("disclose"), where),
             )
         )
     _check_candidates(roles, source)
     combine = _req(doc, "combine", source, dict)
+    _check_disclose(roles, source, combine.get("lead_key", []))
     explanations: dict[str, tuple[str, str]] = {}
     for kind, text in doc.get("explanations", {}).items():
         at = f"{source}: explanations.{kind}"

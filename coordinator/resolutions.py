@@ -1,0 +1,362 @@
+"""Re-identification on request (必要关联查询), coordinator side: analyst keys, the signed
+request for one lead, and the `resolutions` table — the only place an identity is stored.
+
+An analyst names a lead, a case reference and a reason; the request is signed with the
+analyst's own Ed25519 key (STATE/analysts/NAME.key) and sent to the agent of the role that
+flagged the lead's token in the job that found it, chosen by the manifest's
+`[roles.<role>.disclose]` (its `lead_key` and `when`). Every request that reached an agent is
+recorded here whatever the answer, so the agency's audit log and this table can be matched;
+only a resolved answer carries fields, stored with the lead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from coordinator.client import AgentClient
+from coordinator.state import AgentEntry, State
+from fedscreen import keys
+from fedscreen.errors import ConfigError, FedscreenError, ResolveRefused, TokenNotIssued, UsageError
+from fedscreen.manifest import Disclosure, Manifest, load_manifest
+from fedscreen.resolve import DEFAULT_TTL, build_request, sign_request, utc_text
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS resolutions (
+    request_id TEXT PRIMARY KEY, lead_id TEXT NOT NULL, agent TEXT NOT NULL,
+    "column" TEXT NOT NULL, case_ref TEXT NOT NULL, reason TEXT NOT NULL, analyst TEXT NOT NULL,
+    requested_at TEXT NOT NULL, status TEXT NOT NULL, answered_at TEXT, fields TEXT,
+    message TEXT, request BLOB, signature BLOB
+);
+CREATE INDEX IF NOT EXISTS resolutions_lead ON resolutions (lead_id);
+"""
+# MISSION: analysts "request identities only for leads under verification" (核实中).
+RESOLVABLE_STATES = ("verifying",)
+_ANALYST = re.compile(r"^[a-z0-9][a-z0-9\-]{0,62}$")
+
+
+# --- analyst keys --------------------------------------------------------------------------
+def analysts_dir(state: State) -> Path:
+    return state.root / "analysts"
+
+
+def add_analyst(state: State, name: str) -> tuple[Path, str]:
+    """Create STATE/analysts/NAME.key and .pub; returns the public key's path and key id."""
+    if not _ANALYST.match(name):
+        raise UsageError(f"analyst name {name!r} must be lower-case letters, digits and '-'")
+    key = keys.generate_signing_key()
+    folder = analysts_dir(state)
+    keys.save_private(key, folder / f"{name}.key")  # refuses to overwrite
+    keys.save_public(key.public_key(), folder / f"{name}.pub")
+    return folder / f"{name}.pub", keys.key_id(key.public_key())
+
+
+def list_analysts(state: State) -> list[tuple[str, str, Path]]:
+    """(name, key id, public key path) of every analyst key in the state dir."""
+    folder = analysts_dir(state)
+    pubs = sorted(folder.glob("*.pub")) if folder.is_dir() else []
+    return [(p.stem, keys.key_id(keys.load_public(p)), p) for p in pubs]
+
+
+def analyst_key(state: State, name: str | None) -> tuple[str, Ed25519PrivateKey]:
+    """The named analyst's private key, or the only one there is."""
+    known = [n for n, _, _ in list_analysts(state)]
+    if name is None:
+        if len(known) != 1:
+            listed = ", ".join(known) or "none (fedscreen analysts add NAME)"
+            raise UsageError(f"say which analyst signs with --as (analysts: {listed})")
+        name = known[0]
+    if name not in known:
+        raise UsageError(f"unknown analyst {name!r} (analysts: {', '.join(known) or 'none'})")
+    return name, keys.load_private(analysts_dir(state) / f"{name}.key")
+
+
+# --- the resolutions table -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Resolution:
+    request_id: str
+    lead_id: str
+    agent: str
+    column: str  # role.column
+    case_ref: str
+    reason: str
+    analyst: str
+    requested_at: str
+    status: str  # resolved | pending_approval | denied | error
+    answered_at: str | None
+    fields: list[dict[str, str]]
+    message: str
+    request: bytes
+    signature: bytes
+
+
+class Resolutions:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with self._conn() as con:
+            con.executescript(SCHEMA)
+
+    @contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        con = sqlite3.connect(self.path, timeout=30)
+        try:
+            with con:
+                yield con
+        finally:
+            con.close()
+
+    def save(self, r: Resolution) -> None:
+        with self._conn() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO resolutions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    r.request_id, r.lead_id, r.agent, r.column, r.case_ref, r.reason, r.analyst,
+                    r.requested_at, r.status, r.answered_at,
+                    json.dumps(r.fields, ensure_ascii=False), r.message, r.request, r.signature,
+                ),
+            )  # fmt: skip
+
+    def for_lead(self, lead_id: str) -> list[Resolution]:
+        with self._conn() as con:
+            rows = con.execute(
+                "SELECT * FROM resolutions WHERE lead_id = ? ORDER BY requested_at, request_id",
+                (lead_id,),
+            ).fetchall()
+        return [_row(r) for r in rows]
+
+    def all(self) -> list[Resolution]:
+        with self._conn() as con:
+            ids = [r[0] for r in con.execute("SELECT DISTINCT lead_id FROM resolutions")]
+        return sorted(
+            (r for lead in ids for r in self.for_lead(lead)), key=lambda r: r.requested_at
+        )
+
+
+def _row(r: tuple[Any, ...]) -> Resolution:
+    names = [f.name for f in dataclasses.fields(Resolution)]
+    values = dict(zip(names, r, strict=True))
+    values.update(fields=json.loads(r[10] or "[]"), message=r[11] or "")
+    return Resolution(**values)
+
+
+def format_resolutions(found: list[Resolution]) -> list[str]:
+    """Lines for `leads show`: each request, its outcome and, when resolved, the fields."""
+    lines = []
+    for r in found:
+        lines.append(
+            f"{r.requested_at}  {r.status:16} {r.column} at {r.agent}  by {r.analyst}  "
+            f"case {r.case_ref}  (request {r.request_id})"
+        )
+        if r.message:
+            lines.append(f"    {r.message}")
+        lines += ["    " + ", ".join(f"{k}={v}" for k, v in row.items()) for row in r.fields]
+    return lines
+
+
+# --- one lead's request ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class LeadContext:
+    lead_id: str
+    model: str
+    version: str
+    campaign: str
+    key: dict[str, str]
+    flags: dict[str, object]
+    state: str
+    job_id: str
+    job_agents: dict[str, dict[str, object]]
+
+
+@dataclass(frozen=True)
+class Target:
+    role: str
+    column: str
+    token: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.role}.{self.column}"
+
+
+def load_lead(registry: Path, lead_id: str) -> LeadContext:
+    con = sqlite3.connect(registry, timeout=30)
+    try:
+        lead = con.execute(
+            "SELECT lead_id, model, campaign, key, flags, state, last_job FROM leads"
+            " WHERE lead_id = ?",
+            (lead_id,),
+        ).fetchone()
+        if lead is None:
+            raise UsageError(f"unknown lead {lead_id!r} (see: fedscreen leads list)")
+        job = con.execute(
+            "SELECT version, agents FROM jobs WHERE job_id = ?", (lead[6],)
+        ).fetchone()
+    except sqlite3.OperationalError:  # no registry tables yet: nothing has run
+        raise UsageError(f"unknown lead {lead_id!r} (no jobs have run)") from None
+    finally:
+        con.close()
+    if job is None:
+        raise UsageError(f"lead {lead_id}: its job {lead[6]} is not in the registry")
+    return LeadContext(
+        lead[0], lead[1], job[0], lead[2], json.loads(lead[3]), json.loads(lead[4]), lead[5],
+        lead[6], json.loads(job[1] or "null") or {},
+    )  # fmt: skip
+
+
+def model_manifest(models_dir: Path, lead: LeadContext) -> Manifest:
+    """The manifest of the model version that found the lead: it says what may be disclosed."""
+    manifest = load_manifest(models_dir / lead.model)
+    if manifest.version != lead.version:
+        raise ConfigError(
+            f"lead {lead.lead_id} was found by {lead.model} {lead.version}, but "
+            f"{models_dir / lead.model} holds version {manifest.version}"
+        )
+    return manifest
+
+
+def choose_target(manifest: Manifest, lead: LeadContext, column: str | None) -> Target:
+    """The disclosure to use: --column (ROLE.COLUMN or COLUMN), else the first whose lead key
+    the lead has and whose `when` matches its flags (the agency that flagged it)."""
+    options: list[tuple[str, Disclosure]] = [
+        (role.name, d) for role in manifest.roles for d in role.disclose if d.lead_key in lead.key
+    ]
+    names = ", ".join(f"{r}.{d.column}" for r, d in options) or "none"
+    if column:
+        role, _, col = column.rpartition(".")
+        picked = [(r, d) for r, d in options if d.column == col and role in ("", r)]
+        if len(picked) != 1:
+            what = "is ambiguous" if picked else "is not disclosable for this lead"
+            raise UsageError(f"--column {column} {what} (disclosable: {names})")
+    else:
+        picked = [(r, d) for r, d in options if d.applies(lead.flags)]
+        if not picked:
+            raise UsageError(
+                f"model {manifest.name} declares nothing disclosable for lead {lead.lead_id} "
+                f"(disclosable: {names})"
+            )
+    role, d = picked[0]
+    return Target(role, d.column, str(lead.key[d.lead_key]))
+
+
+def _agents_for(state: State, lead: LeadContext, role: str) -> list[AgentEntry]:
+    names = [n for n, info in sorted(lead.job_agents.items()) if info.get("role") == role]
+    registered = {a.name: a for a in state.agents()}
+    found = [registered[n] for n in names if n in registered]
+    if not found:
+        raise UsageError(
+            f"no registered agent of role {role} ran job {lead.job_id} (ran: "
+            f"{', '.join(names) or 'none'})"
+        )
+    return found
+
+
+def resolve_lead(
+    state: State,
+    models_dir: Path,
+    lead_id: str,
+    case_ref: str | None,
+    reason: str | None,
+    analyst: str | None = None,
+    column: str | None = None,
+    *,
+    now: datetime | None = None,
+    ttl: timedelta = DEFAULT_TTL,
+    timeout: float = 60.0,
+    target: Target | None = None,
+) -> tuple[Resolution, str]:
+    """Ask, or re-ask a pending request; returns the stored outcome and how it was obtained:
+    "sent" (a new request), "fetched" (a pending one re-sent) or "stored" (already resolved,
+    nothing sent). A refusal is stored (status "error") and re-raised; input refused before
+    anything is sent stores nothing."""
+    lead = load_lead(state.registry, lead_id)
+    table = Resolutions(state.registry)
+    earlier = [r for r in table.for_lead(lead_id) if column in (None, r.column, _col(r.column))]
+    pending = [r for r in earlier if r.status == "pending_approval"]
+    if pending:
+        return _send(state, lead, table, pending[-1], timeout), "fetched"
+    if lead.state not in RESOLVABLE_STATES:
+        raise UsageError(
+            f"lead {lead_id} is {lead.state}; identities are requested only for leads under "
+            f"verification (start with: fedscreen leads verify {lead_id})"
+        )
+    if not case_ref or not reason:
+        raise UsageError("--case-ref and --reason are required for a new request")
+    target = target or choose_target(model_manifest(models_dir, lead), lead, column)
+    done = [r for r in earlier if r.status == "resolved" and r.column == target.label]
+    if done:
+        return done[-1], "stored"
+    name, key = analyst_key(state, analyst)
+    request = build_request(
+        lead_id=lead.lead_id, model=lead.model, campaign=lead.campaign, job_id=lead.job_id,
+        role=target.role, column=target.column, token=target.token, case_ref=case_ref,
+        reason=reason, analyst=name, key=key, now=now, ttl=ttl,
+    )  # fmt: skip
+    data, signature = sign_request(request, key)
+    record = Resolution(
+        request.request_id, lead.lead_id, "", target.label, request.case_ref, request.reason,
+        name, utc_text(datetime.now(UTC)), "error", None, [], "", data, signature,
+    )  # fmt: skip
+    return _send(state, lead, table, record, timeout), "sent"
+
+
+def _col(label: str) -> str:
+    return label.rpartition(".")[2]
+
+
+def _send(
+    state: State, lead: LeadContext, table: Resolutions, record: Resolution, timeout: float
+) -> Resolution:
+    """Send to the role's agent(s) of the job — usually one; with several, the first that
+    issued the token answers — and store the outcome, refusals included."""
+    role = record.column.partition(".")[0]
+    agents = [a for a in _agents_for(state, lead, role) if record.agent in ("", a.name)]
+    if not agents:
+        raise UsageError(f"agent {record.agent} of request {record.request_id} is not registered")
+    for i, entry in enumerate(agents):
+        try:
+            with AgentClient(state, entry) as client:
+                answer = client.resolve(record.request, record.signature, timeout)
+        except FedscreenError as exc:
+            table.save(_update(record, entry.name, "error", exc.message))
+            if isinstance(exc, TokenNotIssued) and i + 1 < len(agents):
+                continue  # another agency of this role may have issued it
+            raise
+        status = answer.status if answer.status in ANSWERS else "error"
+        record = _update(record, entry.name, status, answer.message, answer.rows)
+        table.save(record)
+        if status == "denied":
+            raise ResolveRefused(
+                f"agency {entry.name} denied request {record.request_id}: {answer.message}"
+            )
+        return record
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+ANSWERS = ("resolved", "pending_approval", "denied")
+
+
+def _update(
+    r: Resolution,
+    agent: str,
+    status: str,
+    message: str,
+    rows: tuple[dict[str, str], ...] = (),
+) -> Resolution:
+    return dataclasses.replace(
+        r,
+        agent=agent,
+        status=status,
+        answered_at=utc_text(datetime.now(UTC)),
+        fields=[dict(row) for row in rows],
+        message=message,
+    )

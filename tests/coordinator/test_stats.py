@@ -1,0 +1,176 @@
+"""`models stats`: leads, verdicts, precision and days to disposal per model version."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from coordinator import lifecycle as lc
+from coordinator.cli import main
+from coordinator.combine import Lead
+from coordinator.registry import LeadRow, Registry
+from coordinator.stats import VersionStats, compute, model_stats, stats_rows
+
+DAY0 = "2025-03-01T00:00:00+00:00"
+
+
+def row(lead_id: str, version: str = "1.0.0", verdict: str | None = None) -> LeadRow:
+    return LeadRow(
+        lead_id, "m", version, "模型", "Model", {}, {}, "410502", DAY0, DAY0, "new",
+        verdict=verdict,
+    )  # fmt: skip
+
+
+def test_precision_counts_only_verified_leads_and_days_are_a_median() -> None:
+    leads = [row("a", verdict="true"), row("b", verdict="true"), row("c", verdict="false")]
+    leads += [row("d"), row("e", "1.10.0"), row("f", "1.9.0", verdict="false")]
+    disposed = {
+        "a": "2025-03-11T00:00:00+00:00",  # 10 days
+        "b": "2025-03-21T12:00:00+00:00",  # 20.5 days
+        "c": "2025-03-04T00:00:00+00:00",  # 3 days
+        "f": "2025-03-02T06:00:00+00:00",  # 1.25 days
+    }
+    v1, v19, v110 = compute(leads, disposed)
+    assert [s.version for s in (v1, v19, v110)] == ["1.0.0", "1.9.0", "1.10.0"]
+    assert (v1.leads, v1.verified_true, v1.verified_false, v1.disposed) == (4, 2, 1, 3)
+    assert v1.precision == pytest.approx(2 / 3)
+    assert v1.median_days_to_disposal == 10.0
+    assert (v19.precision, v19.median_days_to_disposal) == (0.0, 1.25)
+    assert (v110.leads, v110.precision, v110.median_days_to_disposal) == (1, None, None)
+    assert stats_rows([v1, v110]) == [
+        {
+            "model": "m",
+            "version": "1.0.0",
+            "title": "模型",
+            "leads": 4,
+            "verified_true": 2,
+            "verified_false": 1,
+            "precision": "0.667",
+            "disposed": 3,
+            "median_days_to_disposal": "10.0",
+        },
+        {
+            "model": "m",
+            "version": "1.10.0",
+            "title": "模型",
+            "leads": 1,
+            "verified_true": 0,
+            "verified_false": 0,
+            "precision": "—",
+            "disposed": 0,
+            "median_days_to_disposal": "—",
+        },
+    ]
+
+
+def test_an_even_number_of_disposals_takes_the_middle_two() -> None:
+    leads = [row("a", verdict="true"), row("b", verdict="true")]
+    disposed = {"a": "2025-03-03T00:00:00+00:00", "b": "2025-03-06T00:00:00+00:00"}
+    (only,) = compute(leads, disposed)
+    assert only.median_days_to_disposal == 3.5
+
+
+def crafted_registry(tmp_path: Path) -> Registry:
+    """Model m 1.0.0: 3 leads — true & disposed after 4 days, false & closed after 2 days, new.
+    Model m 2.0.0: 1 lead, verifying. Model other 1.0.0: 1 lead, true, not yet disposed."""
+    registry = Registry(tmp_path / "registry.sqlite")
+    for model, version, ids in (
+        ("m", "1.0.0", ("La", "Lb", "Lc")),
+        ("m", "2.0.0", ("Ld",)),
+        ("other", "1.0.0", ("Le",)),
+    ):
+        registry.start_job(f"j-{model}-{version}", model, version, "d", model, {}, ("模", "M"))
+        leads = [Lead(i, {"p": i}, {}, "410502") for i in ids]
+        registry.record_leads(f"j-{model}-{version}", model, version, model, leads)
+    walk: dict[str, list[Callable[[str, str], lc.Change]]] = {
+        "La": [lc.start_verifying, _true, _protest],
+        "Lb": [lc.start_verifying, _false, _close],
+        "Ld": [lc.start_verifying],
+        "Le": [lc.start_verifying, _true],
+    }
+    for lead_id, steps in walk.items():
+        for step in steps:
+            registry.apply(lead_id, "张三", partial(step, lead_id))
+    con = sqlite3.connect(registry.path)
+    with con:
+        con.execute("UPDATE leads SET found_at = ?", (DAY0,))
+        con.execute(
+            "UPDATE lead_events SET at = CASE lead_id WHEN 'La' THEN '2025-03-05T00:00:00+00:00'"
+            " ELSE '2025-03-03T00:00:00+00:00' END WHERE to_state = 'disposed'"
+        )
+    con.close()
+    return registry
+
+
+def _true(lead_id: str, state: str) -> lc.Change:
+    return lc.verdict(lead_id, state, True, "核实属实")
+
+
+def _false(lead_id: str, state: str) -> lc.Change:
+    return lc.verdict(lead_id, state, False, "核实不属实")
+
+
+def _protest(lead_id: str, state: str) -> lc.Change:
+    return lc.dispose(lead_id, state, "protest")
+
+
+def _close(lead_id: str, state: str) -> lc.Change:
+    return lc.dispose(lead_id, state, "closed")
+
+
+def test_stats_from_a_crafted_registry(tmp_path: Path) -> None:
+    stats = model_stats(crafted_registry(tmp_path))
+    assert [(s.model, s.version) for s in stats] == [
+        ("m", "1.0.0"),
+        ("m", "2.0.0"),
+        ("other", "1.0.0"),
+    ]
+    m1, m2, other = stats
+    assert m1 == VersionStats("m", "1.0.0", "模", "M", 3, 1, 1, 2, 3.0)
+    assert m1.precision == 0.5
+    assert (m2.leads, m2.precision, m2.median_days_to_disposal) == (1, None, None)
+    assert (other.verified_true, other.precision, other.disposed) == (1, 1.0, 0)
+
+
+def test_models_stats_command_prints_the_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
+    state = tmp_path / "state"
+    assert main(["init", str(state)]) == 0
+    crafted_registry(state)
+    capsys.readouterr()
+    assert main(["--state", str(state), "models", "stats", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [
+        (d["model"], d["version"], d["precision"], d["median_days_to_disposal"]) for d in doc
+    ] == [
+        ("m", "1.0.0", 0.5, 3.0),
+        ("m", "2.0.0", None, None),
+        ("other", "1.0.0", 1.0, None),
+    ]
+    assert main(["--state", str(state), "models", "stats", "--model", "m"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == [
+        "model", "version", "title", "leads", "verified_true", "verified_false", "precision",
+        "disposed", "median_days_to_disposal",
+    ]  # fmt: skip
+    assert lines[1].split() == ["m", "1.0.0", "模", "3", "1", "1", "0.500", "2", "3.0"]
+    assert lines[2].split() == ["m", "2.0.0", "模", "1", "0", "0", "—", "0", "—"]
+    assert len(lines) == 3
+
+
+def test_models_stats_without_leads_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
+    state = tmp_path / "state"
+    assert main(["init", str(state)]) == 0
+    capsys.readouterr()
+    assert main(["--state", str(state), "models", "stats"]) == 0
+    assert capsys.readouterr().out == "no leads yet\n"
