@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -15,6 +17,9 @@ from coordinator.cli_leads import lead_rows
 from coordinator.evaluate import Quality, evaluate_model
 from coordinator.registry import Registry
 from fedscreen.errors import UsageError
+
+if TYPE_CHECKING:
+    from coordinator.demo import DemoResult
 
 
 def _progress_printer() -> Callable[[str, str], None]:
@@ -74,11 +79,28 @@ def synth(out: Path, people: int, seed: int) -> None:
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--show", default=10, show_default=True, help="how many leads to print")
-def demo(people: int, out: Path, seed: int, show: int) -> None:
+@click.option("--keep-agents", is_flag=True, help="keep the agents serving until Ctrl-C")
+def demo(people: int, out: Path, seed: int, show: int, keep_agents: bool) -> None:
     """Synthesise, start one agent per role, sign, approve, run, and score the leads."""
     from coordinator.demo import run_demo
 
-    result = run_demo(out, people, seed, models_dir(), click.echo)
+    hold = (lambda r: _serve_until_stopped(r, show)) if keep_agents else None
+    result = run_demo(out, people, seed, models_dir(), click.echo, hold=hold)
+    if not keep_agents:
+        _print_demo(result, show)
+
+
+def _serve_until_stopped(result: DemoResult, show: int) -> None:
+    """Print the results, then keep the agents up so the leads can be worked (resolve, audit)."""
+    _print_demo(result, show)
+    click.echo("agents keep serving; press Ctrl-C (or send SIGTERM) to stop them")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def _print_demo(result: DemoResult, show: int) -> None:
     registry = Registry(result.out / "coordinator" / "registry.sqlite")
     rows = lead_rows(registry.leads())
     sample = _sample_per_kind(rows, show)

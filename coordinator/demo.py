@@ -8,6 +8,7 @@ truth that no agent ever read.
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from collections.abc import Callable
@@ -56,6 +57,7 @@ def run_demo(
     models_dir: Path,
     say: Callable[[str], None],
     models: list[str] | None = None,
+    hold: Callable[[DemoResult], None] | None = None,
 ) -> DemoResult:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
@@ -101,18 +103,21 @@ def run_demo(
                 run_model(state, data, verified, {}, progress=lambda a, m: say(f"  [{a}] {m}"))
             )
         timings["run"] = time.monotonic() - t2
-    registry = Registry(state.registry)
-    key = secret.read_text().strip().encode()
-    quality = [
-        q
-        for report in reports
-        for q in evaluate_model(
-            registry,
-            out / "data" / synth.truth_file(report.model),
-            key,
-            report.model,
-            report.campaign,
-        )
-    ]
-    timings["total"] = time.monotonic() - t0
-    return DemoResult(out, reports, quality, timings, dict(fed.peak_kib))
+        registry = Registry(state.registry)
+        key = secret.read_text().strip().encode()
+        quality = [
+            q
+            for report in reports
+            for q in evaluate_model(
+                registry,
+                out / "data" / synth.truth_file(report.model),
+                key,
+                report.model,
+                report.campaign,
+            )
+        ]
+        timings["total"] = time.monotonic() - t0
+        result = DemoResult(out, reports, quality, timings, {})
+        if hold is not None:  # e.g. keep the agents serving while someone works the leads
+            hold(result)
+    return dataclasses.replace(result, agent_peak_kib=dict(fed.peak_kib))

@@ -51,6 +51,16 @@ def describe_bundle(bundle: VerifiedBundle, role: str | None = None, with_sql: b
         lines.append(f"role {r.name}: reads {', '.join(r.reads)}")
         lines.append("  leaves the agency (nothing else can):")
         lines.extend(_output_line(o) for o in r.outputs)
+        for c in r.candidates:
+            lines.append(
+                f"  answers only about {c.column} tokens that role {c.source_role} flagged "
+                f"in the same job ({c.source_column})"
+            )
+        for d in r.disclose:
+            lines.append(
+                f"  on a signed request for one lead, may reveal from {d.dataset} "
+                f"(rows whose {d.source_column} matches {d.column}): {', '.join(d.fields)}"
+            )
         if with_sql:
             lines.append(f"  SQL ({r.sql_file}):")
             lines.extend("    " + line for line in bundle.text(r.sql_file).rstrip().splitlines())

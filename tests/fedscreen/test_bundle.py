@@ -414,3 +414,27 @@ def test_key_id_is_a_prefix_of_the_raw_key_hash() -> None:
     public = generate_signing_key().public_key()
     raw = public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     assert key_id(public) == hashlib.sha256(raw).hexdigest()[:16]
+
+
+def test_inspection_shows_look_ups_and_what_resolution_may_reveal() -> None:
+    from datetime import UTC, datetime
+    from pathlib import Path
+
+    from fedscreen import keys as k
+    from fedscreen.bundle import sign_bundle, verify_bundle
+    from fedscreen.describe import describe_bundle
+
+    root = Path(__file__).resolve().parents[2] / "models"
+    key = k.generate_signing_key()
+    now = datetime.now(UTC)
+    trusted = {k.key_id(key.public_key()): key.public_key()}
+    labour = verify_bundle(
+        sign_bundle(root / "fake_labour_litigation", key, "t", now=now), trusted, now=now
+    )
+    text = describe_bundle(labour, role="court")
+    assert "may reveal from labour_cases" in text and "case_no" in text
+    assert "role hrss" not in text
+    staged = verify_bundle(
+        sign_bundle(root / "housing_fund_feigned_poverty", key, "t", now=now), trusted, now=now
+    )
+    assert "answers only about" in describe_bundle(staged, role="tax")
