@@ -141,6 +141,21 @@ def revoke(config: Path, digest: str) -> None:
     click.echo(f"revoked {matches[0][:12]}")
 
 
+@cli.command()
+@CONFIG
+@click.option("--coordinator", metavar="HOST:PORT", help="also check clock skew against it")
+def doctor(config: Path, coordinator: str | None) -> None:
+    """Check config, TLS, keys, secret, state dir, sources, approvals, audit; print fixes.
+
+    Prints OK / WARN / FAIL per check; exit status 1 if any check FAILs, else 0.
+    """
+    from agent.doctor import failed, report, run_doctor
+
+    findings = run_doctor(config, coordinator=coordinator)
+    click.echo(report(findings))
+    raise SystemExit(1 if failed(findings) else 0)
+
+
 @cli.group()
 def audit() -> None:
     """The agent's tamper-evident audit log."""
