@@ -50,6 +50,16 @@ class ReidentSettings:
 
 
 @dataclass(frozen=True)
+class ServiceLimits:
+    """How much screening the agent takes on: jobs at once, the per-model brake on
+    over-frequent runs, and how long a shutdown waits for jobs in flight."""
+
+    max_concurrent_jobs: int = 2
+    min_interval_seconds: float = 0.0
+    shutdown_grace_seconds: float = 30.0
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     source: Path
     name: str
@@ -63,6 +73,7 @@ class AgentSettings:
     disclosure: DisclosureLimits
     engine: EngineLimits
     reident: ReidentSettings = ReidentSettings()
+    service: ServiceLimits = ServiceLimits()
 
     @property
     def audit_path(self) -> Path:
@@ -163,6 +174,20 @@ def _reident(reader: _Reader, base: Path) -> ReidentSettings:
     )
 
 
+def _service(limits: _Reader) -> ServiceLimits:
+    jobs = limits.get("max_concurrent_jobs", int, 2)
+    if jobs < 1:
+        raise limits._fail("max_concurrent_jobs", "must be at least 1")
+    seconds = {
+        name: limits.get(name, float, default)
+        for name, default in (("min_interval_seconds", 0.0), ("shutdown_grace_seconds", 30.0))
+    }
+    for name, value in seconds.items():
+        if value < 0:
+            raise limits._fail(name, "must be 0 or more")
+    return ServiceLimits(max_concurrent_jobs=jobs, **seconds)
+
+
 def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
     """Read and validate agent.toml. TLS is mandatory unless `insecure_dev` is set."""
     try:
@@ -227,6 +252,7 @@ def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
             timeout_seconds=limits.get("query_timeout_seconds", float, 600.0),
         ),
         reident=_reident(root.sub("reident", required=False), base),
+        service=_service(limits),
     )
 
 

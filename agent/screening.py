@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from agent.admission import Gate, JobHandle
 from agent.approvals import Approvals
 from agent.audit import AuditLog
 from agent.config import AgentSettings, read_secret
@@ -22,7 +23,14 @@ from fedscreen import keys as signing_keys
 from fedscreen.bundle import VerifiedBundle, verify_bundle
 from fedscreen.candidates import check_candidates, filter_candidates
 from fedscreen.engine import Engine
-from fedscreen.errors import FedscreenError, ManifestError, WrongRole
+from fedscreen.errors import (
+    AgentBusy,
+    FedscreenError,
+    JobCancelled,
+    ManifestError,
+    QueryTimeout,
+    WrongRole,
+)
 from fedscreen.jobs import Job, Summary
 from fedscreen.tokens import TokenKeys
 
@@ -46,14 +54,39 @@ class Screener:
         # Re-identification on request: the ledger of tokens issued here, and the Resolve core.
         self.ledger = Ledger(settings.reident_path)
         self.resolver = Resolver(settings, audit, self.ledger)
+        self.gate = Gate(settings.service)
+
+    def admit(self, job: Job, caller: str) -> JobHandle:
+        """A slot for `job`, or AgentBusy/AgentDraining; a refusal for load is audited too."""
+        try:
+            return self.gate.admit(job.job_id)
+        except AgentBusy as exc:
+            self.audit.append(
+                "screen",
+                job_id=job.job_id,
+                caller=caller,
+                outcome="refused",
+                error=type(exc).__name__,
+                reason=exc.message,
+            )
+            raise
 
     def verify(self, bundle: bytes) -> VerifiedBundle:
         return verify_bundle(bundle, self.trusted, now=datetime.now(UTC))
 
     def screen(
-        self, bundle: bytes, job: Job, caller: str, deadline_s: float | None = None
+        self,
+        bundle: bytes,
+        job: Job,
+        caller: str,
+        deadline_s: float | None = None,
+        handle: JobHandle | None = None,
     ) -> Outcome:
-        """Run `bundle` for `job`; raises a FedscreenError (logged) when anything is refused."""
+        """Run `bundle` for `job`; raises a FedscreenError (logged) when anything is refused.
+
+        `handle` (from admit) lets another thread stop the job; it is then audited as
+        "cancelled" (the caller went away) or "aborted" (the agent shut down)."""
+        handle = handle or JobHandle(job.job_id)
         started = time.monotonic()
         record: dict[str, object] = {
             "job_id": job.job_id,
@@ -70,13 +103,15 @@ class Screener:
                 version=verified.manifest.version,
             )
             self.approvals.require(verified.digest, verified.manifest.name)
-            outcome = self._run(verified, job, deadline_s)
+            self.gate.start_model(verified.manifest.name)
+            outcome = self._run(verified, job, deadline_s, handle)
             record["reident_tokens"] = self.ledger.record(
                 verified, self.settings.role, job, outcome.table
             )
             self.ledger.purge(datetime.now(UTC), self.settings.reident.retention_days)
         except FedscreenError as exc:
-            record.update(outcome="refused", error=type(exc).__name__, reason=exc.message)
+            stopped = exc.outcome if isinstance(exc, JobCancelled) else "refused"
+            record.update(outcome=stopped, error=type(exc).__name__, reason=exc.message)
             self.audit.append("screen", **record)
             raise
         outcome.summary.seconds = time.monotonic() - started
@@ -91,7 +126,9 @@ class Screener:
         self.audit.append("screen", **record)
         return outcome
 
-    def _run(self, verified: VerifiedBundle, job: Job, deadline_s: float | None) -> Outcome:
+    def _run(
+        self, verified: VerifiedBundle, job: Job, deadline_s: float | None, handle: JobHandle
+    ) -> Outcome:
         manifest = verified.manifest
         try:
             role = manifest.role(self.settings.role)
@@ -105,7 +142,15 @@ class Screener:
             limits = dataclasses.replace(limits, timeout_seconds=max(deadline_s - 0.5, 0.1))
         check_candidates(role, job.candidates)
         with Engine(self.settings.role, self.settings.sources, limits) as engine:
-            result = engine.run(role, verified.text(role.sql_file), params, keys)
+            handle.attach(engine)
+            try:
+                result = engine.run(role, verified.text(role.sql_file), params, keys)
+            except QueryTimeout:
+                handle.check()  # interrupted because the job was stopped, not by the deadline
+                raise
+            finally:
+                handle.detach()
+        handle.check()
         table = filter_candidates(result.table, job.candidates)
         enforce_caps(table.num_rows, result.rows_in, self.settings.disclosure)
         summary = Summary(

@@ -22,7 +22,7 @@ from agent.config import AgentSettings
 from agent.screening import Screener
 from fedscreen import wire
 from fedscreen.engine import Engine
-from fedscreen.errors import FedscreenError
+from fedscreen.errors import AgentBusy, FedscreenError, JobCancelled
 from fedscreen.jobs import DatasetShape, Description, round_2sig
 from fedscreen.tls import server_credentials
 from fedscreen.v1 import agent_pb2 as pb
@@ -34,6 +34,8 @@ SERVICE_NAME = "fedscreen.v1.Agent"
 
 
 def _abort(context: grpc.ServicerContext, exc: FedscreenError) -> None:
+    if isinstance(exc, AgentBusy):  # the hint, machine-readable, beside the one-line message
+        context.set_trailing_metadata((("retry-after-seconds", str(exc.retry_after)),))
     context.abort(getattr(grpc.StatusCode, exc.grpc_status), exc.message)
 
 
@@ -108,18 +110,34 @@ class AgentServicer(pb_grpc.AgentServicer):
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "job.job_id is required")
         remaining = context.time_remaining()
         try:
-            outcome = self.screener.screen(request.bundle, job, caller, deadline_s=remaining)
+            handle = self.screener.admit(job, caller)
         except FedscreenError as exc:
             log.info("job %s refused: %s", job.job_id, type(exc).__name__)
             _abort(context, exc)
             raise
-        count = 0
-        for data, rows in wire.table_to_ipc_batches(outcome.table):
-            count += 1
-            yield pb.ScreenReply(batch=pb.FlagBatch(arrow_ipc=data, rows=rows))
-        summary = dataclasses.replace(outcome.summary, batches=count)
-        log.info("job %s sent %d rows in %d batches", job.job_id, summary.rows_out, count)
-        yield pb.ScreenReply(summary=wire.summary_to_pb(summary))
+        # The slot is held until the last batch is sent: the result table lives until then.
+        seconds: float | None = None
+        try:
+            context.add_callback(handle.stop)  # also fires after a normal end; harmless then
+            try:
+                outcome = self.screener.screen(
+                    request.bundle, job, caller, deadline_s=remaining, handle=handle
+                )
+            except FedscreenError as exc:
+                level = logging.WARNING if isinstance(exc, JobCancelled) else logging.INFO
+                log.log(level, "job %s stopped: %s", job.job_id, type(exc).__name__)
+                _abort(context, exc)
+                raise
+            seconds = outcome.summary.seconds
+            count = 0
+            for data, rows in wire.table_to_ipc_batches(outcome.table):
+                count += 1
+                yield pb.ScreenReply(batch=pb.FlagBatch(arrow_ipc=data, rows=rows))
+            summary = dataclasses.replace(outcome.summary, batches=count)
+            log.info("job %s sent %d rows in %d batches", job.job_id, summary.rows_out, count)
+            yield pb.ScreenReply(summary=wire.summary_to_pb(summary))
+        finally:
+            self.screener.gate.release(handle, seconds)
 
     def Audit(
         self, request: pb.AuditRequest, context: grpc.ServicerContext
@@ -139,18 +157,44 @@ class AgentServicer(pb_grpc.AgentServicer):
         log.info("sent %d audit lines from seq %d", count, request.from_seq)
 
 
+@dataclasses.dataclass
+class RunningAgent:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    screener: Screener
+    audit: AuditLog
+
+    def shutdown(self, grace: float) -> tuple[list[str], list[str]]:
+        """NOT_SERVING first, refuse new jobs, wait up to `grace` s, abort the rest.
+
+        Returns the job ids that finished and those that were aborted (and logs them)."""
+        self.health.enter_graceful_shutdown()  # every service NOT_SERVING, and it stays so
+        running = self.screener.gate.running()
+        log.info("draining: %d jobs in flight %s, grace %g s", len(running), running, grace)
+        finished, aborted = self.screener.gate.drain(grace)
+        # WARNING: an operator must see it even where no log level is configured.
+        log.warning("drained: finished %s; aborted %s", finished, aborted)
+        self.audit.append("stop", finished=finished, aborted=aborted)
+        self.server.stop(grace=2).wait()
+        return finished, aborted
+
+
 def create_server(
     settings: AgentSettings, *, insecure_dev: bool = False, address: str | None = None
-) -> tuple[grpc.Server, int, health.HealthServicer]:
-    """Build and start the server; returns it with the bound port (address may end in :0)."""
+) -> RunningAgent:
+    """Build and start the server (address may end in :0); SERVING only once it is ready."""
+    health_servicer = health.HealthServicer()
+    for name in ("", SERVICE_NAME):  # explicit: not serving while the servicer loads
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     audit = AuditLog(settings.audit_path)
     screener = Screener(settings, audit)
+    # Workers beyond the job limit, so refusals, health and Describe never wait behind jobs.
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8),
+        futures.ThreadPoolExecutor(max_workers=settings.service.max_concurrent_jobs + 8),
         options=[("grpc.max_receive_message_length", 32 << 20)],
     )
     pb_grpc.add_AgentServicer_to_server(AgentServicer(settings, screener, audit), server)
-    health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     address = address or settings.listen
     if settings.tls is not None:
@@ -166,7 +210,7 @@ def create_server(
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     audit.append("start", agency=settings.name, role=settings.role, port=port)
-    return server, port, health_servicer
+    return RunningAgent(server, port, health_servicer, screener, audit)
 
 
 def serve(settings: AgentSettings, *, insecure_dev: bool = False) -> int:
@@ -179,14 +223,14 @@ def serve(settings: AgentSettings, *, insecure_dev: bool = False) -> int:
     # Handlers go in before the announcement: a supervisor may signal as soon as it reads it.
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    server, port, health_servicer = create_server(settings, insecure_dev=insecure_dev)
+    agent = create_server(settings, insecure_dev=insecure_dev)
+    port = agent.port
     host = settings.listen.rsplit(":", 1)[0]
     (settings.state_dir / "endpoint").write_text(f"{host}:{port}\n")
     print(
         f"fedscreen-agent {settings.name} ({settings.role}) listening on {host}:{port}", flush=True
     )
     stop.wait()
-    health_servicer.enter_graceful_shutdown()
-    server.stop(grace=10).wait()
+    agent.shutdown(settings.service.shutdown_grace_seconds)
     log.info("agent stopped")
     return 0

@@ -48,11 +48,13 @@ def write_agent_config(
     require_approval: bool = False,
     revoked: tuple[str, ...] = (),
     max_requests_per_day: int = 20,
+    limits: dict[str, int | float] | None = None,
 ) -> Path:
     """An agent.toml for `role`, mapping every synthetic dataset of that role that exists.
 
     The agent trusts every analyst key in the state dir for re-identification; a state without
     any gets one, "analyst", so a local federation can resolve leads out of the box.
+    `limits` adds keys to [limits] (max_concurrent_jobs, min_interval_seconds, …).
     """
     root, data, secret = root.resolve(), data.resolve(), secret.resolve()
     agent_dir = root / name
@@ -82,6 +84,7 @@ def write_agent_config(
         f"max_flag_fraction = {max_flag_fraction}",
         "max_flag_rows = 1000000",
         "threads = 1",
+        *(f"{key} = {value}" for key, value in (limits or {}).items()),
         "",
         "[reident]",
         f"analyst_keys = {json.dumps(analyst_keys)}",

@@ -343,6 +343,13 @@ class Engine:
                 self._con.execute(f"DROP TABLE IF EXISTS temp.{table_name}")
         return [dict(zip(fields, (str(v) for v in row), strict=True)) for row in rows]
 
+    def cancel(self) -> None:
+        """Interrupt the running statement from another thread (the caller went away, or the
+        agent is shutting down): it raises duckdb.InterruptException. DuckDB's interrupt is an
+        atomic flag, so this is safe from any thread; on a closed connection it does nothing."""
+        with suppress(duckdb.Error):
+            self._con.interrupt()
+
 
 # --- output enforcement and tokenisation ------------------------------------------------------
 def _enforce_outputs(con: duckdb.DuckDBPyConnection, outputs: tuple[Output, ...]) -> None:

@@ -132,6 +132,43 @@ class QueryFailed(FedscreenError):
     grpc_status = "FAILED_PRECONDITION"
 
 
+# --- the agent service: admission, cancellation, shutdown (agent.admission) -----------------
+class AgentBusy(FedscreenError):
+    """The agent is at its job limit, or this model ran too recently; the message ends with a
+    retry hint, and `retry_after` carries it for the trailing metadata."""
+
+    exit_code = 10
+    grpc_status = "RESOURCE_EXHAUSTED"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(f"{message}; retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class TooSoon(AgentBusy):
+    """The agency's minimum interval between two runs of the same model has not passed."""
+
+
+class AgentDraining(FedscreenError):
+    exit_code = 10
+    grpc_status = "UNAVAILABLE"
+
+
+class JobCancelled(FedscreenError):
+    """The caller went away; the running query was interrupted and nothing was sent."""
+
+    exit_code = 11
+    grpc_status = "CANCELLED"
+    outcome = "cancelled"
+
+
+class JobAborted(JobCancelled):
+    """The agent shut down before the job finished (the grace period ran out)."""
+
+    grpc_status = "UNAVAILABLE"
+    outcome = "aborted"
+
+
 # --- audit and federation -----------------------------------------------------------------
 class AuditChainBroken(FedscreenError):
     exit_code = 9

@@ -99,3 +99,19 @@ def test_flag_caps(rows_out: int, rows_in: int, refused: bool) -> None:
             enforce_caps(rows_out, rows_in, limits)
     else:
         enforce_caps(rows_out, rows_in, limits)
+
+
+def test_service_limits_default_to_two_jobs_and_no_interval(tmp_path: Path) -> None:
+    service = load_settings(write(tmp_path, GOOD)).service
+    assert (service.max_concurrent_jobs, service.min_interval_seconds) == (2, 0.0)
+
+
+def test_service_limits_are_read_and_checked(tmp_path: Path) -> None:
+    text = GOOD.replace(
+        "[limits]\n", "[limits]\nmax_concurrent_jobs = 4\nmin_interval_seconds = 90\n"
+    )
+    service = load_settings(write(tmp_path, text)).service
+    assert (service.max_concurrent_jobs, service.min_interval_seconds) == (4, 90.0)
+    bad = GOOD.replace("[limits]\n", "[limits]\nmax_concurrent_jobs = 0\n")
+    with pytest.raises(ConfigError, match="limits.max_concurrent_jobs must be at least 1"):
+        load_settings(write(tmp_path, bad))
