@@ -115,3 +115,11 @@ def test_service_limits_are_read_and_checked(tmp_path: Path) -> None:
     bad = GOOD.replace("[limits]\n", "[limits]\nmax_concurrent_jobs = 0\n")
     with pytest.raises(ConfigError, match="limits.max_concurrent_jobs must be at least 1"):
         load_settings(write(tmp_path, bad))
+
+
+def test_the_shipped_example_config_loads_with_every_documented_key() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "agent.example.toml"
+    s = load_settings(example)
+    assert s.role == "court" and s.tls is not None
+    assert set(s.sources) == {"labour_cases", "enforcement_cases"}
+    assert s.disclosure.max_flag_fraction == 0.05
