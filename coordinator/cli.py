@@ -137,11 +137,13 @@ def agents_status(ctx: click.Context) -> None:
 
 
 from coordinator.cli_audit import audit  # noqa: E402
+from coordinator.cli_jobs import jobs  # noqa: E402
 from coordinator.cli_leads import leads, models  # noqa: E402
 from coordinator.cli_model import model  # noqa: E402  (subcommand groups live beside)
 from coordinator.cli_report import report  # noqa: E402
 from coordinator.cli_resolve import analysts, resolutions, resolve  # noqa: E402
 from coordinator.cli_run import bench, demo, evaluate, run, synth  # noqa: E402
+from coordinator.cli_schedule import schedule, serve  # noqa: E402
 
 cli.add_command(model)
 cli.add_command(resolve)
@@ -150,7 +152,7 @@ cli.add_command(resolutions)
 cli.add_command(models)
 cli.add_command(audit)
 cli.add_command(report)
-for command in (run, leads, synth, demo, bench, evaluate):
+for command in (run, leads, synth, demo, bench, evaluate, schedule, serve, jobs):
     cli.add_command(command)
 
 

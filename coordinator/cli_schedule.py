@@ -1,0 +1,166 @@
+"""`fedscreen schedule list|add|remove|next` and `fedscreen serve`: the coordinator service."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from coordinator import daemon
+from coordinator.cli_common import models_dir, parse_params, render_rows, state_of
+from coordinator.schedules import (
+    DEFAULT_DEADLINE,
+    ParamValue,
+    Schedule,
+    add_schedule,
+    check_cron,
+    check_name,
+    load_schedules,
+    next_tick,
+    remove_schedule,
+)
+from fedscreen.errors import ConfigError, JobFailed, UsageError
+from fedscreen.manifest import load_manifest
+
+
+@click.group()
+def schedule() -> None:
+    """Scheduled screening jobs (STATE/schedules.toml), run by `fedscreen serve`."""
+
+
+def _typed(value: str) -> ParamValue:
+    for cast in (int, float):
+        try:
+            return cast(value)
+        except ValueError:
+            pass
+    return value
+
+
+@schedule.command("add")
+@click.argument("name")
+@click.option("--cron", "cron", required=True, help='five fields, UTC, e.g. "0 2 * * *"')
+@click.option(
+    "--model",
+    "model",
+    required=True,
+    help="signed .fsb bundle the agencies approved (a model name or folder is re-signed at "
+    "every run, and agencies must approve each new digest)",
+)
+@click.option("--param", "params", multiple=True, help="name=value (repeatable)")
+@click.option("--campaign", help="campaign (default: the model's name)")
+@click.option("--deadline-seconds", type=float, default=DEFAULT_DEADLINE, show_default=True)
+@click.pass_context
+def schedule_add(
+    ctx: click.Context,
+    name: str,
+    cron: str,
+    model: str,
+    params: tuple[str, ...],
+    campaign: str | None,
+    deadline_seconds: float,
+) -> None:
+    """Add schedule NAME; it first runs at its first tick from now."""
+    state = state_of(ctx)
+    try:
+        check_name(name, "schedule")
+        expr = check_cron(cron, "--cron")
+    except ConfigError as exc:
+        raise UsageError(exc.message) from None
+    if deadline_seconds <= 0:
+        raise UsageError("--deadline-seconds must be a positive number of seconds")
+    given = parse_params(params)
+    folder = Path(model) if Path(model).is_dir() else models_dir() / model
+    if folder.is_dir():  # check the parameters now rather than at 2 a.m.
+        load_manifest(folder).resolve_params(given)
+        click.echo(
+            f"note: {model} is a folder; each run signs it anew and agencies approve bundles by "
+            "digest (fedscreen model sign, then schedule the .fsb)",
+            err=True,
+        )
+    elif not Path(model).is_file():
+        raise UsageError(f"--model {model}: neither a model under models/, a folder nor a bundle")
+    entry = Schedule(
+        name,
+        expr,
+        model,
+        {k: _typed(v) for k, v in given.items()},
+        campaign,
+        deadline_seconds,
+        datetime.now(UTC).replace(microsecond=0),
+    )
+    add_schedule(daemon.schedules_file(state), entry)
+    nxt = next_tick(entry, datetime.now(UTC))
+    click.echo(f"schedule {name}: {model} at {expr!r}, next {nxt.isoformat()}")
+
+
+@schedule.command("remove")
+@click.argument("name")
+@click.pass_context
+def schedule_remove(ctx: click.Context, name: str) -> None:
+    remove_schedule(daemon.schedules_file(state_of(ctx)), name)
+    click.echo(f"removed schedule {name}")
+
+
+@schedule.command("list")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table")
+@click.pass_context
+def schedule_list(ctx: click.Context, fmt: str) -> None:
+    """Every schedule, with its last run and next tick."""
+    state = state_of(ctx)
+    entries = load_schedules(daemon.schedules_file(state))
+    if not entries:
+        click.echo("no schedules (fedscreen schedule add NAME --cron … --model …)", err=True)
+        return
+    runs, now = daemon.load_runs(state), datetime.now(UTC)
+    rows: list[dict[str, object]] = []
+    for s in entries:
+        last = runs.get(s.name, {})
+        rows.append(
+            {
+                "name": s.name,
+                "cron": s.cron,
+                "model": s.model,
+                "campaign": s.campaign or "",
+                "params": " ".join(f"{k}={v}" for k, v in sorted(s.params.items())),
+                "deadline_s": s.deadline_seconds,
+                "last_run": last.get("last_run", ""),
+                "last_status": last.get("status", ""),
+                "next_utc": next_tick(s, now).isoformat(),
+            }
+        )
+    click.echo(render_rows(rows, fmt))
+
+
+@schedule.command("next")
+@click.pass_context
+def schedule_next(ctx: click.Context) -> None:
+    """Each schedule's next tick (UTC)."""
+    state = state_of(ctx)
+    ticks = daemon.next_ticks(state, datetime.now(UTC))
+    if not ticks:
+        click.echo("no schedules", err=True)
+    for s, tick in sorted(ticks, key=lambda p: p[1]):
+        click.echo(f"{tick.isoformat()}  {s.name}  {s.model}")
+
+
+@click.command()
+@click.option("--once", is_flag=True, help="run the jobs due now, then exit (cron-style use)")
+@click.option("--log-level", default="INFO", show_default=True)
+@click.pass_context
+def serve(ctx: click.Context, once: bool, log_level: str) -> None:
+    """Run scheduled jobs as they fall due, until SIGTERM. One instance per state dir."""
+    from fedscreen import logs
+
+    state = state_of(ctx)
+    logs.configure(log_level.upper())
+    result = daemon.serve(state, daemon.model_runner(models_dir()), once=once)
+    if once:
+        ran = result.last_outcomes
+        failed = sum(1 for o in ran if o.status != "succeeded")
+        click.echo(f"ran {len(ran)} scheduled job(s), {failed} failed")
+        if failed:  # cron-style callers see a failure in the exit code
+            raise JobFailed(
+                f"{failed} of {len(ran)} scheduled jobs failed (see: fedscreen jobs list)"
+            )

@@ -1,0 +1,142 @@
+"""`fedscreen serve`: the state-dir lock, due jobs run once with an injected clock and a fake
+job, failures recorded without stopping the loop, SIGTERM honoured between jobs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from coordinator import daemon
+from coordinator.cli import main
+from coordinator.schedules import Schedule, add_schedule
+from coordinator.state import State
+from fedscreen.errors import JobFailed
+
+T0 = datetime(2026, 3, 5, 2, 0, 30, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+class FakeJobs:
+    """Stands in for run_model: records calls, fails for the names in `failing`."""
+
+    def __init__(self, failing: dict[str, Exception] | None = None) -> None:
+        self.calls: list[str] = []
+        self.failing = failing or {}
+
+    def __call__(self, state: State, schedule: Schedule) -> str:
+        self.calls.append(schedule.name)
+        if schedule.name in self.failing:
+            raise self.failing[schedule.name]
+        return f"job-{schedule.name}-{len(self.calls)}"
+
+
+@pytest.fixture()
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> State:
+    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
+    (tmp_path / "coordinator.toml").write_text('name = "t"\n', encoding="utf-8")
+    return State(tmp_path)
+
+
+def _add(state: State, *names: str, cron: str = "0 2 * * *") -> None:
+    for name in names:
+        add_schedule(daemon.schedules_file(state), Schedule(name, cron, "fake_labour_litigation"))
+
+
+def _runs(state: State) -> dict[str, dict[str, object]]:
+    return json.loads(daemon.schedule_state_file(state).read_text(encoding="utf-8"))
+
+
+def test_a_second_instance_is_refused_naming_the_holder(
+    state: State, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with daemon.serve_lock(state, Clock(T0)):
+        with pytest.raises(daemon.AlreadyRunning) as info:
+            with daemon.serve_lock(state):
+                pass
+        assert f"pid {os.getpid()}, started 2026-03-05T02:00:30+00:00" in info.value.message
+        # the command line says the same in one line, exit code 3, without running anything
+        assert main(["--state", str(state.root), "serve", "--once"]) == 3
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: another fedscreen serve holds")
+        assert f"pid {os.getpid()}" in err and "\n" not in err
+    with daemon.serve_lock(state):  # released on exit
+        pass
+
+
+def test_once_runs_due_jobs_and_records_the_tick(state: State) -> None:
+    _add(state, "a", "b")
+    jobs, clock = FakeJobs(), Clock(T0)
+    result = daemon.serve(state, jobs, once=True, clock=clock)
+    assert jobs.calls == ["a", "b"]
+    assert [o.status for o in result.last_outcomes] == ["succeeded", "succeeded"]
+    runs = _runs(state)
+    assert runs["a"]["tick"] == "2026-03-05T02:00:00+00:00"
+    assert runs["a"]["last_run"] == "2026-03-05T02:00:30+00:00"
+    assert runs["a"]["status"] == "succeeded" and runs["a"]["job_id"] == "job-a-1"
+    clock.now += timedelta(minutes=5)
+    daemon.serve(state, jobs, once=True, clock=clock)
+    assert jobs.calls == ["a", "b"]  # same tick: nothing runs again
+
+
+def test_ticks_missed_while_down_run_once_on_restart(state: State) -> None:
+    _add(state, "a")
+    jobs, clock = FakeJobs(), Clock(T0)
+    daemon.serve(state, jobs, once=True, clock=clock)
+    clock.now += timedelta(days=4, hours=3)  # down for four nightly ticks
+    daemon.serve(state, jobs, once=True, clock=clock)
+    assert jobs.calls == ["a", "a"]
+    assert _runs(state)["a"]["tick"] == "2026-03-09T02:00:00+00:00"
+    daemon.serve(state, jobs, once=True, clock=clock)
+    assert jobs.calls == ["a", "a"]
+
+
+def test_a_failing_job_is_recorded_and_the_next_still_runs(state: State) -> None:
+    _add(state, "a", "b", "c")
+    jobs = FakeJobs({"a": JobFailed("agent t-court is down"), "b": RuntimeError("bug")})
+    result = daemon.serve(state, jobs, once=True, clock=Clock(T0))
+    assert jobs.calls == ["a", "b", "c"]
+    assert [o.status for o in result.last_outcomes] == ["failed", "failed", "succeeded"]
+    runs = _runs(state)
+    assert runs["a"]["status"] == "failed" and runs["a"]["message"] == "agent t-court is down"
+    assert runs["b"]["message"] == "internal error: RuntimeError('bug')"
+    assert runs["c"]["status"] == "succeeded"
+    # a failed tick is not retried in a hot loop: it waits for the next tick
+    again = daemon.serve(state, jobs, once=True, clock=Clock(T0 + timedelta(minutes=1)))
+    assert again.last_outcomes == []
+
+
+def test_sigterm_stops_the_loop_between_jobs(state: State) -> None:
+    _add(state, "a", "b")
+    calls: list[str] = []
+
+    def job_that_gets_terminated(st: State, schedule: Schedule) -> str:
+        calls.append(schedule.name)
+        os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-job
+        return "job-1"
+
+    before = signal.getsignal(signal.SIGTERM)
+    result = daemon.serve(state, job_that_gets_terminated, once=False, clock=Clock(T0))
+    assert calls == ["a"]  # the running job finished; the next one did not start
+    assert result.stopping.is_set()
+    assert _runs(state)["a"]["status"] == "succeeded" and "b" not in _runs(state)
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def test_sleep_is_until_the_next_tick_capped(state: State) -> None:
+    _add(state, "a", cron="*/10 * * * *")
+    d = daemon.Daemon(state, FakeJobs(), Clock(datetime(2026, 3, 5, 2, 9, 50, tzinfo=UTC)))
+    assert d.seconds_to_next() == pytest.approx(10.5)
+    d.clock = Clock(datetime(2026, 3, 5, 2, 0, 1, tzinfo=UTC))
+    assert d.seconds_to_next() == daemon.MAX_SLEEP
