@@ -12,11 +12,12 @@ import csv
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import pyarrow as pa
 
 from coordinator.combine import combine
-from fedscreen.candidates import filter_candidates
+from fedscreen.candidates import candidate_sets, filter_candidates
 from fedscreen.engine import Engine, SourceSpec
 from fedscreen.errors import ManifestError
 from fedscreen.manifest import Manifest, load_manifest
@@ -70,23 +71,28 @@ def run_roles(
     inputs: Path,
     params: dict[str, int | float],
     keys: TokenKeys,
+    fmt: Literal["csv", "parquet"] = "csv",
+    shares: dict[str, float] | None = None,
 ) -> dict[str, pa.Table]:
-    """Every role over its CSV inputs, stage by stage, as the federation would run them."""
+    """Every role over `inputs/<role>/<dataset>.<fmt>`, stage by stage, as the federation would.
+
+    Synth output has exactly this layout, so a model can be measured on a synthetic world
+    without agents. If `shares` is given, it receives per role the fraction of its largest
+    input that it would send — what the agent's disclosure cap checks.
+    """
     tables: dict[str, pa.Table] = {}
     for stage in manifest.stages():
         for role in stage:
             sources = {
-                ds: SourceSpec(ds, "csv", str(inputs / role.name / f"{ds}.csv"))
+                ds: SourceSpec(ds, fmt, str(inputs / role.name / f"{ds}.{fmt}"))
                 for ds in role.reads
             }
             with Engine(role.name, sources) as engine:
                 sql = (model_dir / role.sql_file).read_text("utf-8")
-                table = engine.run(role, sql, params, keys).table
-            candidates = {
-                c.column: tuple(v for v in tables[c.source_role][c.source_column].to_pylist() if v)
-                for c in role.candidates
-            }
-            tables[role.name] = filter_candidates(table, candidates)
+                result = engine.run(role, sql, params, keys)
+            tables[role.name] = filter_candidates(result.table, candidate_sets(role, tables))
+            if shares is not None:
+                shares[role.name] = tables[role.name].num_rows / max(result.rows_in, 1)
     return tables
 
 

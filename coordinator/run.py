@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from coordinator.client import AgentClient, ScreenResult
 from coordinator.combine import Lead, combine, declared_schema
@@ -23,6 +22,7 @@ from coordinator.registry import Registry
 from coordinator.state import AgentEntry, State
 from fedscreen import keys
 from fedscreen.bundle import VerifiedBundle, sign_bundle, verify_bundle
+from fedscreen.candidates import candidate_sets
 from fedscreen.errors import FedscreenError, JobFailed, UsageError
 from fedscreen.jobs import Job
 from fedscreen.manifest import Manifest
@@ -135,10 +135,7 @@ def _dispatch(
     for stage in manifest.stages():
         calls = []
         for role in stage:
-            candidates = {
-                c.column: _distinct(tables[c.source_role], c.source_column) for c in role.candidates
-            }
-            role_job = dataclasses.replace(job, candidates=candidates)
+            role_job = dataclasses.replace(job, candidates=candidate_sets(role, tables))
             calls += [(entry, role_job) for entry in by_role[role.name]]
         stage_results = _call_agents(state, data, calls, timeout, say)
         results += stage_results
@@ -148,10 +145,6 @@ def _dispatch(
                 pa.concat_tables(parts) if parts else declared_schema(role).empty_table()
             )
     return results, tables
-
-
-def _distinct(table: pa.Table, column: str) -> tuple[str, ...]:
-    return tuple(sorted(v for v in pc.unique(table[column]).to_pylist() if v is not None))
 
 
 def _call_agents(

@@ -35,6 +35,16 @@ def check_candidates(role: Role, given: Mapping[str, Sequence[str]]) -> None:
             raise UsageError(f"candidates for {column} must be 32-hex tokens")
 
 
+def candidate_sets(role: Role, tables: Mapping[str, pa.Table]) -> dict[str, tuple[str, ...]]:
+    """The token sets `role` is to be asked about, from the earlier roles' flag tables."""
+    return {
+        c.column: tuple(
+            sorted(v for v in pc.unique(tables[c.source_role][c.source_column]).to_pylist() if v)
+        )
+        for c in role.candidates
+    }
+
+
 def filter_candidates(table: pa.Table, given: Mapping[str, Sequence[str]]) -> pa.Table:
     """Rows whose token in every candidate column is in that column's set (vectorised)."""
     for column, tokens in given.items():

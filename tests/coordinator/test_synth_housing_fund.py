@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pyarrow as pa
 import pytest
 
 from coordinator.combine import Lead, combine
+from coordinator.modeltest import run_roles
 from coordinator.synth import (
     AS_OF,
     dataset_path,
@@ -25,9 +25,7 @@ from coordinator.synth import housing_fund as hf
 from coordinator.synth.extend import Population
 from coordinator.synth.render import conform, render
 from coordinator.synth.world import World
-from fedscreen.candidates import filter_candidates
 from fedscreen.dictionary import datasets
-from fedscreen.engine import Engine, SourceSpec
 from fedscreen.identifiers import normalise
 from fedscreen.manifest import load_manifest
 from fedscreen.tokens import TokenKeys, reference_token
@@ -225,23 +223,8 @@ def _replay(out: Path) -> tuple[list[Lead], dict[str, float], TokenKeys]:
     manifest = load_manifest(MODEL_DIR)
     params = manifest.resolve_params({})
     keys = TokenKeys.derive(SECRET, manifest.name, "replay")
-    tables: dict[str, pa.Table] = {}
     shares: dict[str, float] = {}
-    for stage in manifest.stages():
-        for role in stage:
-            sources = {
-                ds: SourceSpec(ds, "parquet", str(dataset_path(out, role.name, ds)))
-                for ds in role.reads
-            }
-            with Engine(role.name, sources) as engine:
-                sql = (MODEL_DIR / role.sql_file).read_text("utf-8")
-                result = engine.run(role, sql, params, keys)
-            given = {
-                c.column: [v for v in tables[c.source_role][c.source_column].to_pylist() if v]
-                for c in role.candidates
-            }
-            tables[role.name] = filter_candidates(result.table, given)
-            shares[role.name] = tables[role.name].num_rows / max(result.rows_in, 1)
+    tables = run_roles(MODEL_DIR, manifest, out, params, keys, "parquet", shares)
     combine_sql = (MODEL_DIR / manifest.combine_sql_file).read_text("utf-8")
     return combine(manifest, combine_sql, tables, params, "replay"), shares, keys
 
