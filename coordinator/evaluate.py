@@ -60,7 +60,8 @@ def evaluate_model(
     """Precision and recall of a model's leads, per lead kind."""
     key_names, truth = _truth(truth_csv, TokenKeys.derive(secret, model, campaign))
     found: dict[str, set[tuple[str, ...]]] = defaultdict(set)
-    for lead in registry.leads(model):
+    # Tokens are scoped per campaign: leads of another campaign can never match this truth.
+    for lead in registry.leads(model, campaign=campaign):
         found[lead.kind].add(tuple(str(lead.key.get(k)) for k in key_names))
     return [
         Quality(model, kind, len(found[kind]), len(truth[kind]), len(found[kind] & truth[kind]))

@@ -256,6 +256,7 @@ class Registry:
         state: str | None = None,
         region: str | None = None,
         since: str | None = None,
+        campaign: str | None = None,
     ) -> list[LeadRow]:
         """Leads, optionally of one model, in one state, under a region-code prefix, or
         found at or after `since` (an ISO timestamp in UTC)."""
@@ -270,6 +271,9 @@ class Registry:
         if region:
             where.append("substr(coalesce(l.region, ''), 1, ?) = ?")
             args += [len(region), region]
+        if campaign:
+            where.append("l.campaign = ?")
+            args.append(campaign)
         if since:
             where.append("l.found_at >= ?")
             args.append(since)

@@ -130,7 +130,12 @@ def test_evaluation_counts_per_kind(tmp_path: Path) -> None:
         Lead("L2", {"person": str(token[2])}, {}, None, "omission"),  # right person, wrong kind
     ]
     registry.record_leads("j", "m", "1", "m", leads)
+    # Another campaign's lead never counts, whatever its key (tokens are campaign-scoped).
+    registry.record_leads(
+        "j", "m", "1", "other", [Lead("L3", {"person": "x"}, {}, None, "transfer")]
+    )
     quality = {q.kind: q for q in evaluate_model(registry, truth, secret, "m", "m")}
     assert (quality["omission"].leads, quality["omission"].true_positives) == (2, 1)
     assert quality["omission"].precision == 0.5 and quality["omission"].recall == 1.0
     assert quality["transfer"].recall == 0.0
+    assert quality["transfer"].leads == 0

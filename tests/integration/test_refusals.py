@@ -50,8 +50,10 @@ def approve(fed: Fed, data: bytes) -> None:
     fed.approve("court", verify_bundle(data, trusted, now=datetime.now(UTC)))
 
 
-def screen(fed: Fed, data: bytes, job_id: str) -> list[int]:
-    batches: list[int] = []
+def screen(fed: Fed, data: bytes, job_id: str, batches: list[int] | None = None) -> list[int]:
+    """Run a job at the court agent; every batch received is appended to `batches`, so a
+    refused job's list shows whether anything arrived before the refusal."""
+    batches = [] if batches is None else batches
     with AgentClient(fed.state, fed.state.agent("t-court")) as client:
         client.screen(data, Job(job_id, "probe", {}, "test"), 60, on_batch=batches.append)
     return batches
@@ -69,7 +71,7 @@ def test_a_signed_but_unapproved_bundle_is_denied(fed: Fed, tmp_path: Path) -> N
     data = make_bundle(fed, tmp_path, GOOD_SQL)
     batches: list[int] = []
     with pytest.raises(JobFailed, match="PERMISSION_DENIED.*not approved"):
-        batches = screen(fed, data, "j-unapproved")
+        screen(fed, data, "j-unapproved", batches)
     assert batches == []
     assert audit_entry(fed, "j-unapproved")["error"] == "NotApproved"
 
@@ -118,7 +120,7 @@ def test_forbidden_sql_is_refused_and_nothing_is_sent(
     approve(fed, data)
     batches: list[int] = []
     with pytest.raises(JobFailed, match="PERMISSION_DENIED"):
-        batches = screen(fed, data, f"j-sql-{construct}")
+        screen(fed, data, f"j-sql-{construct}", batches)
     assert batches == []
     assert audit_entry(fed, f"j-sql-{construct}")["error"] == "ForbiddenSQL"
 
@@ -137,7 +139,7 @@ def test_a_result_over_the_flag_cap_is_refused(fed: Fed, tmp_path: Path) -> None
     approve(fed, data)
     batches: list[int] = []
     with pytest.raises(JobFailed, match="RESOURCE_EXHAUSTED.*cap"):
-        batches = screen(fed, data, "j-cap")
+        screen(fed, data, "j-cap", batches)
     assert batches == []
     assert audit_entry(fed, "j-cap")["error"] == "DisclosureLimit"
 

@@ -118,6 +118,7 @@ def _leads(tmp_path: Path, tables: Tables, **given: int) -> tuple[list[Lead], To
 def test_shipped_fixtures_pass() -> None:
     results = modeltest.test_model(MODEL_DIR)
     assert results and all(r.passed for r in results), results
+    assert all(r.found == r.expected > 0 for r in results), results  # not vacuously empty
 
 
 def test_stages_ask_court_and_housing_only_about_flagged_groups() -> None:

@@ -116,6 +116,7 @@ def _key(keys: TokenKeys, project: str, employer: str) -> tuple[str | None, str 
 def test_shipped_fixtures_pass() -> None:
     results = modeltest.test_model(MODEL_DIR)
     assert results and all(r.passed for r in results), results
+    assert all(r.found == r.expected > 0 for r in results), results  # not vacuously empty
 
 
 def test_stages_ask_court_and_housing_only_about_flagged_decisions() -> None:
