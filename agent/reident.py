@@ -34,6 +34,7 @@ from fedscreen.bundle import VerifiedBundle
 from fedscreen.engine import Engine
 from fedscreen.errors import (
     FedscreenError,
+    InternalError,
     MalformedRequest,
     NotDisclosable,
     RateLimited,
@@ -277,6 +278,10 @@ class Resolver:
             record.update(outcome="refused", error=type(exc).__name__, reason=exc.message)
             self.audit.append("resolve", **record)
             raise
+        except Exception as exc:  # audited on both sides even when it is our bug
+            record.update(outcome="error", error=type(exc).__name__)
+            self.audit.append("resolve", **record)
+            raise InternalError.withholding(exc) from None
         record.update(outcome=answer.status, rows=len(answer.rows))
         self.audit.append("resolve", **record)
         return answer

@@ -26,6 +26,7 @@ from fedscreen.engine import Engine
 from fedscreen.errors import (
     AgentBusy,
     FedscreenError,
+    InternalError,
     JobCancelled,
     ManifestError,
     QueryTimeout,
@@ -114,6 +115,10 @@ class Screener:
             record.update(outcome=stopped, error=type(exc).__name__, reason=exc.message)
             self.audit.append("screen", **record)
             raise
+        except Exception as exc:  # the job still gets its audit entry; the text stays here
+            record.update(outcome="error", error=type(exc).__name__)
+            self.audit.append("screen", **record)
+            raise InternalError.withholding(exc) from None
         outcome.summary.seconds = time.monotonic() - started
         record.update(
             outcome="ok",

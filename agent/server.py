@@ -22,7 +22,7 @@ from agent.config import AgentSettings
 from agent.screening import Screener
 from fedscreen import wire
 from fedscreen.engine import Engine
-from fedscreen.errors import AgentBusy, FedscreenError, JobCancelled
+from fedscreen.errors import AgentBusy, FedscreenError, InternalError, JobCancelled
 from fedscreen.jobs import DatasetShape, Description, round_2sig
 from fedscreen.tls import server_credentials
 from fedscreen.v1 import agent_pb2 as pb
@@ -66,6 +66,10 @@ class AgentServicer(pb_grpc.AgentServicer):
                 shapes = eng.describe()
         except FedscreenError as exc:
             _abort(context, exc)
+            raise
+        except Exception as exc:  # never grpc's default "Exception calling application: …"
+            log.error("Describe failed: %s", type(exc).__name__)
+            _abort(context, InternalError.withholding(exc))
             raise
         approved = self.screener.approvals.load()
         desc = Description(

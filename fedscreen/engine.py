@@ -121,10 +121,15 @@ class Engine:
     def _open_source(self, name: str, spec: SourceSpec) -> None:
         try:
             self._create_view(name, spec)
-        except duckdb.Error as exc:
+        except (duckdb.IOException, *_TEXT_ERRORS) as exc:  # a path or a name, never a value
             first = str(exc).splitlines()[0]
             raise ConfigError(
                 f"dataset {name}: cannot open {spec.format} {spec.path}: {first}"
+            ) from None
+        except duckdb.Error as exc:  # e.g. CSV sniffing: its text can quote a row
+            raise ConfigError(
+                f"dataset {name}: cannot open {spec.format} {spec.path} "
+                f"({type(exc).__name__}; details withheld: they can quote data values)"
             ) from None
 
     # --- setup ------------------------------------------------------------------------------
@@ -270,7 +275,7 @@ class Engine:
         except _TEXT_ERRORS as exc:
             raise QueryFailed(f"query failed: {str(exc).splitlines()[0]}") from None
         except duckdb.Error as exc:
-            kind = str(exc).split(":", 1)[0].strip() or type(exc).__name__
+            kind = type(exc).__name__  # the text itself may be the data value
             raise QueryFailed(
                 f"query failed while reading data ({kind}); details withheld because they can "
                 "quote data values - run the model on fixtures to debug"

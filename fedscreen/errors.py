@@ -169,6 +169,17 @@ class JobAborted(JobCancelled):
     outcome = "aborted"
 
 
+class InternalError(FedscreenError):
+    """A bug or a library error. Its own text may quote data, so only its class leaves."""
+
+    exit_code = 1
+    grpc_status = "INTERNAL"
+
+    @classmethod
+    def withholding(cls, exc: BaseException) -> InternalError:
+        return cls(f"internal error ({type(exc).__name__}); details withheld")
+
+
 # --- audit and federation -----------------------------------------------------------------
 class AuditChainBroken(FedscreenError):
     exit_code = 9

@@ -21,6 +21,7 @@ from fedscreen import fasthmac, keys
 from fedscreen.bundle import sign_bundle
 from fedscreen.errors import (
     ConfigError,
+    InternalError,
     MalformedRequest,
     NotDisclosable,
     RateLimited,
@@ -82,6 +83,7 @@ class Rig:
     analyst: Ed25519PrivateKey
     job: Job
     root: Path
+    bundle: bytes
 
     def ask(self, token: str, column: str = "plaintiff_id", now: datetime | None = None,
             **overrides: str) -> tuple[bytes, bytes]:  # fmt: skip
@@ -125,7 +127,7 @@ def make_rig(tmp_path: Path, extra: str = "") -> Rig:
     screener.approvals.approve(verified.digest, "probe", "1.0.0", "test")
     job = Job("job-1", "c1", {}, "test")
     screener.screen(bundle, job, "coordinator")
-    return Rig(screener, analyst, job, tmp_path)
+    return Rig(screener, analyst, job, tmp_path, bundle)
 
 
 def token(person: str) -> str:
@@ -263,3 +265,27 @@ def test_reident_settings_are_validated_naming_the_key(tmp_path: Path) -> None:
     assert (r.analyst_keys, r.retention_days, r.require_approval, r.max_requests_per_day) == (
         (), 90, False, 20,
     )  # fmt: skip
+
+
+def test_an_unexpected_error_is_audited_and_leaves_only_its_class(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A library error whose text quotes a row value must not reach the caller or the audit.
+    def boom(*_a: object, **_k: object) -> None:
+        raise ValueError(f"could not convert {P1}")
+
+    monkeypatch.setattr(rig.screener.resolver, "_resolve", boom)
+    with pytest.raises(InternalError) as err:
+        rig.screener.resolver.resolve(*rig.ask(token(P1)), "coordinator")
+    assert P1 not in err.value.message and "ValueError" in err.value.message
+    assert err.value.grpc_status == "INTERNAL"
+    entry = read_entries(rig.screener.settings.audit_path)[-1]
+    assert (entry["event"], entry["outcome"], entry["error"]) == ("resolve", "error", "ValueError")
+    assert P1 not in json.dumps(entry, ensure_ascii=False)
+
+    monkeypatch.setattr("agent.screening.Engine", boom)
+    with pytest.raises(InternalError, match="ValueError") as err:
+        rig.screener.screen(rig.bundle, Job("job-boom", "c1", {}, "test"), "coordinator")
+    assert P1 not in err.value.message
+    entry = read_entries(rig.screener.settings.audit_path)[-1]
+    assert (entry["event"], entry["job_id"], entry["outcome"]) == ("screen", "job-boom", "error")

@@ -357,3 +357,10 @@ def test_malformed_csv_values_read_as_null_and_validate_counts_them(tmp_path: Pa
         sql = "SELECT filed_on IS NULL AND amount IS NULL AS flag FROM enforcement_cases"
         result = eng.run(role(Output("flag", "bool"), reads=("enforcement_cases",)), sql, {}, KEYS)
         assert result.table.column("flag").to_pylist() == [False, True]
+
+
+def test_an_error_while_reading_data_never_quotes_the_value(engine: Engine) -> None:
+    sql = "SELECT CAST(plaintiff_id AS INTEGER) > 0 AS flag FROM labour_cases"
+    with pytest.raises(QueryFailed, match=r"while reading data \(\w+\); details withheld") as err:
+        engine.run(role(Output("flag", "bool")), sql, {}, KEYS)
+    assert VALID_PERSON not in err.value.message and VALID_PERSON[:10] not in err.value.message
