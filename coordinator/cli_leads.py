@@ -13,13 +13,13 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import click
 
 from coordinator import lifecycle
 from coordinator.cli_common import render_rows, state_of
 from coordinator.registry import LeadRow, Registry
+from coordinator.resolutions import format_resolutions, resolutions_of, shown
 from coordinator.routing import load_units
 from coordinator.stats import model_stats, stats_rows
 from fedscreen.errors import UsageError
@@ -205,31 +205,11 @@ def _show_text(lead: LeadRow, registry: Registry) -> list[str]:
         for e in registry.events(lead.lead_id)
     ]
     lines += ["", "history", render_rows(history, "table")]
-    resolutions = registry.resolutions(lead.lead_id)
+    resolutions = resolutions_of(registry.path, lead.lead_id)
     if resolutions:
         lines += ["", "resolved identity (必要关联查询)"]
-        lines += [f"  {_resolution(r)}" for r in resolutions]
+        lines += [f"  {line}" for line in format_resolutions(resolutions)]
     return lines
-
-
-def _resolution(row: dict[str, Any]) -> str:
-    head = (
-        f"{row.get('requested_at', '')} {row.get('agent', '')} {row.get('status', '')}"
-        f" case {row.get('case_ref', '')} by {row.get('analyst', '')}"
-    )
-    try:
-        fields = json.loads(row.get("fields") or "{}")
-    except (TypeError, ValueError):
-        fields = {}
-    if isinstance(fields, dict):
-        fields = [fields] if fields else []
-    # One person can match several source rows; each is shown on its own line.
-    rows = [f for f in fields if isinstance(f, dict) and f] if isinstance(fields, list) else []
-    if rows:
-        head += "".join("\n      " + ", ".join(f"{k}={v}" for k, v in r.items()) for r in rows)
-    elif row.get("message"):
-        head += f" ({row['message']})"
-    return head
 
 
 @leads.command("show")
@@ -249,7 +229,7 @@ def leads_show(ctx: click.Context, lead_id: str, fmt: str) -> None:
         "verdict_reason": lead.verdict_reason,
         "disposition": lead.disposition,
         "history": [e.__dict__ for e in registry.events(lead.lead_id)],
-        "resolutions": registry.resolutions(lead.lead_id),
+        "resolutions": [shown(r) for r in resolutions_of(registry.path, lead.lead_id)],
     }
     click.echo(json.dumps(doc, ensure_ascii=False, indent=2))
 

@@ -309,19 +309,6 @@ class Registry:
             rows = con.execute(sql).fetchall()
         return dict(rows)
 
-    def resolutions(self, lead_id: str) -> list[dict[str, object]]:
-        """The re-identification requests for this lead (table owned by coordinator.resolutions);
-        empty when that table does not exist yet."""
-        with self._conn() as con:
-            if not _has_table(con, "resolutions"):
-                return []
-            con.row_factory = sqlite3.Row
-            rows = con.execute(
-                "SELECT * FROM resolutions WHERE lead_id = ? ORDER BY rowid", (lead_id,)
-            ).fetchall()
-        # The signed request's bytes stay in that table; what is shown is text.
-        return [{k: v for k, v in dict(r).items() if not isinstance(v, bytes)} for r in rows]
-
     # --- changing leads -------------------------------------------------------------------
     def apply(
         self, lead_id: str, actor: str, step: Callable[[str], lifecycle.Change]
@@ -335,10 +322,6 @@ class Registry:
             change = step(str(row[0]))
             _write_change(con, lead_id, actor, change, _now())
         return change
-
-    def log_event(self, lead_id: str, actor: str, action: str, detail: str) -> None:
-        """A history row that does not change the lead (e.g. a re-identification request)."""
-        self.apply(lead_id, actor, lambda state: lifecycle.Change(action, state, state, detail))
 
     def route(
         self, actor: str, competent: Callable[[str | None], tuple[str, str] | None]

@@ -149,6 +149,24 @@ def _row(r: tuple[Any, ...]) -> Resolution:
     return Resolution(**values)
 
 
+def resolutions_of(path: Path, lead_id: str) -> list[Resolution]:
+    """A lead's requests, read without creating anything: a registry that never resolved
+    anything has no resolutions table, and showing a lead must not change the file."""
+    con = sqlite3.connect(path, timeout=30)
+    try:
+        exists = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'resolutions'"
+        ).fetchone()
+    finally:
+        con.close()
+    return Resolutions(path).for_lead(lead_id) if exists else []
+
+
+def shown(r: Resolution) -> dict[str, object]:
+    """A request as text: the signed bytes stay in the table."""
+    return {k: v for k, v in dataclasses.asdict(r).items() if not isinstance(v, bytes)}
+
+
 def format_resolutions(found: list[Resolution]) -> list[str]:
     """Lines for `leads show`: each request, its outcome and, when resolved, the fields."""
     lines = []

@@ -326,10 +326,13 @@ def test_show_includes_the_resolved_identity(
     assert fs(state, "leads", "show", A) == 0
     out = capsys.readouterr().out
     assert out.split("resolved identity (必要关联查询)\n")[1] == (
-        "  2025-04-02T00:00:00+00:00 court-a resolved case (2025)豫0502民监1号 by 张三\n"
+        "  2025-04-02T00:00:00+00:00  resolved         plaintiff at court-a  by 张三"
+        "  case (2025)豫0502民监1号  (request r1)\n"
         "      plaintiff_id=11010519491231002X, case_no=(2024)豫0502民初123号\n"
         "      plaintiff_id=11010519491231002X, case_no=(2024)豫0502民初124号\n"
-        "  2025-04-03T00:00:00+00:00 court-a denied case X by 李四 (the operator denied it)\n"
+        "  2025-04-03T00:00:00+00:00  denied           plaintiff at court-a  by 李四"
+        "  case X  (request r2)\n"
+        "      the operator denied it\n"
     )
     assert fs(state, "leads", "show", A, "--format", "json") == 0
     resolutions = json.loads(capsys.readouterr().out)["resolutions"]
