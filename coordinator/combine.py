@@ -84,9 +84,11 @@ def _leads(manifest: Manifest, result: pa.Table, campaign: str) -> list[Lead]:
         if any(v is None for v in key.values()):
             continue
         kind = str(row[manifest.kind_column]) if manifest.kind_column else manifest.name
+        lid = lead_id(manifest.name, campaign, kind, key)
+        if lid in leads:  # the first row of a lead wins; later ones add nothing
+            continue
         flags = {k: v for k, v in row.items() if k not in key and k != manifest.kind_column}
         region = row.get(manifest.lead_region) if manifest.lead_region else None
-        lid = lead_id(manifest.name, campaign, kind, key)
         zh, en = manifest.explain(kind, row)
-        leads.setdefault(lid, Lead(lid, key, flags, region, kind, zh, en))
+        leads[lid] = Lead(lid, key, flags, region, kind, zh, en)
     return list(leads.values())
