@@ -24,6 +24,7 @@ from fedscreen import wire
 from fedscreen.engine import Engine
 from fedscreen.errors import AgentBusy, FedscreenError, InternalError, JobCancelled
 from fedscreen.jobs import DatasetShape, Description, round_2sig
+from fedscreen.signals import wait_for
 from fedscreen.tls import server_credentials
 from fedscreen.v1 import agent_pb2 as pb
 from fedscreen.v1 import agent_pb2_grpc as pb_grpc
@@ -234,7 +235,7 @@ def serve(settings: AgentSettings, *, insecure_dev: bool = False) -> int:
     print(
         f"fedscreen-agent {settings.name} ({settings.role}) listening on {host}:{port}", flush=True
     )
-    stop.wait()
+    wait_for(stop)
     agent.shutdown(settings.service.shutdown_grace_seconds)
     log.info("agent stopped")
     return 0

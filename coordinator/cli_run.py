@@ -17,6 +17,7 @@ from coordinator.cli_leads import lead_rows
 from coordinator.evaluate import Quality, evaluate_model
 from coordinator.registry import Registry
 from fedscreen.errors import UsageError
+from fedscreen.signals import wait_for
 
 if TYPE_CHECKING:
     from coordinator.demo import DemoResult
@@ -97,7 +98,7 @@ def _serve_until_stopped(result: DemoResult, show: int) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    wait_for(stop)
 
 
 def _print_demo(result: DemoResult, show: int) -> None:

@@ -32,6 +32,7 @@ from coordinator.run import load_bundle, run_model
 from coordinator.schedules import Schedule, due_tick, load_schedules, next_tick, write_atomic
 from coordinator.state import State
 from fedscreen.errors import ConfigError, FedscreenError
+from fedscreen.signals import wait_for
 
 log = logging.getLogger("fedscreen.coordinator.daemon")
 
@@ -201,7 +202,7 @@ class Daemon:
             self.last_outcomes = self.run_due()
             if once:
                 break
-            self.stopping.wait(self.seconds_to_next())
+            wait_for(self.stopping, self.seconds_to_next())
         log.info("stopped")
 
     def stop(self, signum: int = 0, _frame: FrameType | None = None) -> None:
