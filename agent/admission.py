@@ -15,7 +15,14 @@ from collections.abc import Callable
 
 from agent.config import ServiceLimits
 from fedscreen.engine import Engine
-from fedscreen.errors import AgentBusy, AgentDraining, JobAborted, JobCancelled, TooSoon
+from fedscreen.errors import (
+    AgentBusy,
+    AgentDraining,
+    JobAborted,
+    JobCancelled,
+    JobInFlight,
+    TooSoon,
+)
 
 
 class JobHandle:
@@ -58,7 +65,8 @@ class Gate:
         self._clock = clock
         self._cond = threading.Condition()
         self._running: set[JobHandle] = set()
-        self._last_run: dict[str, float] = {}  # model name -> when its last run was admitted
+        # model name -> when its last run was admitted, and for which job id
+        self._last_run: dict[str, tuple[float, str]] = {}
         self._typical = 5.0  # seconds a job takes, smoothed; the retry hint when full
         self.draining = False
 
@@ -66,6 +74,10 @@ class Gate:
         with self._cond:
             if self.draining:
                 raise AgentDraining("agent is draining (shutting down); retry on another start")
+            if any(h.job_id == job_id for h in self._running):
+                raise JobInFlight(
+                    f"job {job_id} is still running here", max(1, math.ceil(self._typical))
+                )
             if len(self._running) >= self.limits.max_concurrent_jobs:
                 raise AgentBusy(
                     f"agent is running its limit of {self.limits.max_concurrent_jobs} jobs",
@@ -82,20 +94,23 @@ class Gate:
                 self._typical = 0.8 * self._typical + 0.2 * seconds
             self._cond.notify_all()
 
-    def start_model(self, model: str) -> None:
-        """Record a run of `model` now, or refuse it if the last one was too recent."""
+    def start_model(self, model: str, job_id: str) -> None:
+        """Record a run of `model` now, or refuse it if the last one was too recent.
+
+        A re-send of the job that ran last (its stream was cut before it was recorded) is the
+        same screening, not a more frequent one: it is let through."""
         interval = self.limits.min_interval_seconds
         with self._cond:
             now = self._clock()
-            last = self._last_run.get(model)
-            if last is not None and now - last < interval:
+            last, last_job = self._last_run.get(model, (None, None))
+            if last is not None and last_job != job_id and now - last < interval:
                 wait = max(1, math.ceil(interval - (now - last)))
                 raise TooSoon(
                     f"model {model} ran less than {interval:g} s ago (the agency's minimum "
                     "interval)",
                     wait,
                 )
-            self._last_run[model] = now
+            self._last_run[model] = (now, job_id)
 
     def running(self) -> list[str]:
         with self._cond:

@@ -15,15 +15,19 @@ is small enough to be reported off-box (to the coordinator, or printed) for a st
 
 Fields must never carry raw identifiers, names or amounts: callers log tokens, digests,
 counts and outcomes. This module cannot tell an ID from any other string; the caller must.
+
+Observers (agent.metrics) see each entry after it is durably written; they count, they never
+decide: an observer that fails is logged by its error's class name and auditing goes on.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import logging
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -34,7 +38,18 @@ from fedscreen.auditchain import parse_line as _parse_shared
 from fedscreen.bundle import canonical_json
 from fedscreen.errors import AuditChainBroken
 
-__all__ = ["GENESIS", "AuditLog", "head_path", "read_entries", "read_lines", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "AuditLog",
+    "Observer",
+    "head_path",
+    "read_entries",
+    "read_lines",
+    "verify_chain",
+]
+log = logging.getLogger("fedscreen.agent.audit")
+# Called with (event, fields) once the entry is on disk; must not keep or change `fields`.
+Observer = Callable[[str, Mapping[str, Any]], None]
 _RESERVED = frozenset({"seq", "at", "prev", "event"})
 _TAIL_CHUNK = 64 * 1024
 
@@ -50,11 +65,18 @@ def head_path(path: Path) -> Path:
 class AuditLog:
     """Append-only writer. Safe across threads (a lock) and processes (flock on the log)."""
 
-    def __init__(self, path: Path, *, clock: Callable[[], datetime] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        clock: Callable[[], datetime] | None = None,
+        observers: Iterable[Observer] = (),
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
+        self._observers = list(observers)
         # Read the tail now so a garbled log is refused at start-up, not at the first event.
         if self.path.exists():
             with self.path.open("rb") as fh:
@@ -80,7 +102,19 @@ class AuditLog:
                 _write_head(self.path, seq + 1, _sha(line[:-1]))
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        self._notify(event, fields)  # outside the lock: a slow observer never holds up writers
         return entry
+
+    def add_observer(self, observer: Observer) -> None:
+        self._observers.append(observer)
+
+    def _notify(self, event: str, fields: Mapping[str, Any]) -> None:
+        for observer in tuple(self._observers):
+            try:
+                observer(event, fields)
+            except Exception as exc:  # the entry is written; a counter must not undo that
+                # The class name only: a message could quote a field's value.
+                log.warning("audit observer failed on %s: %s", event, type(exc).__name__)
 
 
 def _tail(fh: Any, path: Path) -> tuple[int, str]:

@@ -6,6 +6,7 @@ the process passes the settings explicitly to whatever needs them.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass
@@ -52,11 +53,29 @@ class ReidentSettings:
 @dataclass(frozen=True)
 class ServiceLimits:
     """How much screening the agent takes on: jobs at once, the per-model brake on
-    over-frequent runs, and how long a shutdown waits for jobs in flight."""
+    over-frequent runs, how long a shutdown waits for jobs in flight, and how long a finished
+    job's result is kept so a re-sent job id is answered from the record."""
 
     max_concurrent_jobs: int = 2
     min_interval_seconds: float = 0.0
     shutdown_grace_seconds: float = 30.0
+    job_record_hours: float = 24.0  # a finished job's result is kept this long for re-sends
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    """Where the Prometheus endpoint listens (plain HTTP, counts only); None in AgentSettings
+    means no endpoint."""
+
+    listen: str
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,7 @@ class AgentSettings:
     engine: EngineLimits
     reident: ReidentSettings = ReidentSettings()
     service: ServiceLimits = ServiceLimits()
+    metrics: MetricsSettings | None = None
 
     @property
     def audit_path(self) -> Path:
@@ -185,7 +205,20 @@ def _service(limits: _Reader) -> ServiceLimits:
     for name, value in seconds.items():
         if value < 0:
             raise limits._fail(name, "must be 0 or more")
-    return ServiceLimits(max_concurrent_jobs=jobs, **seconds)
+    hours = limits.get("job_record_hours", float, 24.0)
+    if not 0 < hours < math.inf:  # also refuses nan; a timedelta cannot hold inf
+        raise limits._fail("job_record_hours", "must be a number of hours more than 0")
+    return ServiceLimits(max_concurrent_jobs=jobs, job_record_hours=hours, **seconds)
+
+
+def _metrics(reader: _Reader) -> MetricsSettings:
+    """[metrics] listen = "HOST:PORT" (port 0 picks a free one); required in the section."""
+    listen = reader.get("listen", str)
+    if not _ADDRESS.match(listen) or not listen.rsplit(":", 1)[0].strip("[]"):
+        raise reader._fail("listen", f"{listen!r} must be HOST:PORT")
+    if int(listen.rsplit(":", 1)[1]) > 65535:
+        raise reader._fail("listen", f"{listen!r} has a port above 65535")
+    return MetricsSettings(listen)
 
 
 def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
@@ -253,6 +286,7 @@ def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
         ),
         reident=_reident(root.sub("reident", required=False), base),
         service=_service(limits),
+        metrics=_metrics(root.sub("metrics")) if "metrics" in doc else None,
     )
 
 

@@ -2,6 +2,8 @@
 
 Every refusal happens before the first batch is produced, so a refused job sends nothing.
 Audit entries carry counts, digests and parameters — never identifiers or flag values.
+A job id is an idempotency key: a finished job is recorded before its first batch leaves, and
+the same job sent again is answered from that record ("replayed" in the audit log).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from agent.approvals import Approvals
 from agent.audit import AuditLog
 from agent.config import AgentSettings, read_secret
 from agent.guard import enforce_caps
+from agent.jobrecords import JobRecords, fingerprint
 from agent.reident import Ledger, Resolver
 from fedscreen import keys as signing_keys
 from fedscreen.bundle import VerifiedBundle, verify_bundle
@@ -28,6 +31,7 @@ from fedscreen.errors import (
     FedscreenError,
     InternalError,
     JobCancelled,
+    JobIdReused,
     ManifestError,
     QueryTimeout,
     WrongRole,
@@ -56,6 +60,7 @@ class Screener:
         self.ledger = Ledger(settings.reident_path)
         self.resolver = Resolver(settings, audit, self.ledger)
         self.gate = Gate(settings.service)
+        self.records = JobRecords(settings.state_dir / "jobs", settings.service.job_record_hours)
 
     def admit(self, job: Job, caller: str) -> JobHandle:
         """A slot for `job`, or AgentBusy/AgentDraining; a refusal for load is audited too."""
@@ -104,12 +109,20 @@ class Screener:
                 version=verified.manifest.version,
             )
             self.approvals.require(verified.digest, verified.manifest.name)
-            self.gate.start_model(verified.manifest.name)
+            asked = fingerprint(verified.digest, job)
+            now = datetime.now(UTC)
+            replay = self._replay(job, asked, now, record)
+            if replay is not None:
+                return replay
+            self.gate.start_model(verified.manifest.name, job.job_id)
             outcome = self._run(verified, job, deadline_s, handle)
             record["reident_tokens"] = self.ledger.record(
                 verified, self.settings.role, job, outcome.table
             )
-            self.ledger.purge(datetime.now(UTC), self.settings.reident.retention_days)
+            self.ledger.purge(now, self.settings.reident.retention_days)
+            outcome.summary.seconds = time.monotonic() - started
+            self.records.put(asked, outcome.table, outcome.summary, outcome.params, now)
+            self.records.purge(now)
         except FedscreenError as exc:
             stopped = exc.outcome if isinstance(exc, JobCancelled) else "refused"
             record.update(outcome=stopped, error=type(exc).__name__, reason=exc.message)
@@ -119,7 +132,6 @@ class Screener:
             record.update(outcome="error", error=type(exc).__name__)
             self.audit.append("screen", **record)
             raise InternalError.withholding(exc) from None
-        outcome.summary.seconds = time.monotonic() - started
         record.update(
             outcome="ok",
             params=outcome.params,
@@ -130,6 +142,28 @@ class Screener:
         )
         self.audit.append("screen", **record)
         return outcome
+
+    def _replay(
+        self, job: Job, asked: str, now: datetime, record: dict[str, object]
+    ) -> Outcome | None:
+        """The recorded answer to a re-sent job, or None if this job id is new here."""
+        recorded = self.records.get(job.job_id, now)
+        if recorded is None:
+            return None
+        if recorded.fingerprint != asked:
+            raise JobIdReused(
+                f"job id {job.job_id} was already used here for a different request "
+                "(model, campaign, parameters or candidates differ); use a new job id"
+            )
+        record.update(
+            outcome="replayed",
+            recorded_at=recorded.recorded_at.isoformat(timespec="seconds"),
+            params=recorded.params,
+            rows_in=recorded.summary.rows_in,
+            rows_out=recorded.summary.rows_out,
+        )
+        self.audit.append("screen", **record)
+        return Outcome(recorded.table, recorded.summary, recorded.params)
 
     def _run(
         self, verified: VerifiedBundle, job: Job, deadline_s: float | None, handle: JobHandle

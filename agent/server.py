@@ -19,6 +19,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agent.audit import AuditLog, read_lines
 from agent.config import AgentSettings
+from agent.metrics import Metrics
 from agent.screening import Screener
 from fedscreen import wire
 from fedscreen.engine import Engine
@@ -169,6 +170,8 @@ class RunningAgent:
     health: health.HealthServicer
     screener: Screener
     audit: AuditLog
+    metrics: Metrics = dataclasses.field(default_factory=Metrics)
+    metrics_port: int | None = None  # the bound /metrics port; None when [metrics] is off
 
     def shutdown(self, grace: float) -> tuple[list[str], list[str]]:
         """NOT_SERVING first, refuse new jobs, wait up to `grace` s, abort the rest.
@@ -182,6 +185,7 @@ class RunningAgent:
         log.warning("drained: finished %s; aborted %s", finished, aborted)
         self.audit.append("stop", finished=finished, aborted=aborted)
         self.server.stop(grace=2).wait()
+        self.metrics.close()  # last: the drain itself stays visible to a scrape
         return finished, aborted
 
 
@@ -192,8 +196,10 @@ def create_server(
     health_servicer = health.HealthServicer()
     for name in ("", SERVICE_NAME):  # explicit: not serving while the servicer loads
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-    audit = AuditLog(settings.audit_path)
+    metrics = Metrics()
+    audit = AuditLog(settings.audit_path, observers=(metrics.observe,))
     screener = Screener(settings, audit)
+    metrics.watch(screener.gate.running)
     # Workers beyond the job limit, so refusals, health and Describe never wait behind jobs.
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=settings.service.max_concurrent_jobs + 8),
@@ -211,11 +217,25 @@ def create_server(
         raise FedscreenError("refusing to serve without TLS (use --insecure-dev for development)")
     if port == 0:
         raise FedscreenError(f"cannot bind {address}")
+    metrics_port = _serve_metrics(settings, metrics)
     server.start()
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     audit.append("start", agency=settings.name, role=settings.role, port=port)
-    return RunningAgent(server, port, health_servicer, screener, audit)
+    return RunningAgent(server, port, health_servicer, screener, audit, metrics, metrics_port)
+
+
+def _serve_metrics(settings: AgentSettings, metrics: Metrics) -> int | None:
+    """Start the /metrics endpoint when [metrics] is configured; its bound port."""
+    if settings.metrics is None:
+        return None
+    try:
+        return metrics.serve(settings.metrics.host, settings.metrics.port)
+    except OSError as exc:
+        raise FedscreenError(
+            f"{settings.source}: cannot bind metrics.listen {settings.metrics.listen}"
+            f" ({exc.strerror or type(exc).__name__})"
+        ) from None
 
 
 def serve(settings: AgentSettings, *, insecure_dev: bool = False) -> int:
@@ -232,6 +252,12 @@ def serve(settings: AgentSettings, *, insecure_dev: bool = False) -> int:
     port = agent.port
     host = settings.listen.rsplit(":", 1)[0]
     (settings.state_dir / "endpoint").write_text(f"{host}:{port}\n")
+    metrics_file = settings.state_dir / "metrics-endpoint"  # never a stale one from a past run
+    if settings.metrics is not None and agent.metrics_port is not None:
+        metrics_host = settings.metrics.listen.rsplit(":", 1)[0]
+        metrics_file.write_text(f"{metrics_host}:{agent.metrics_port}\n")
+    else:
+        metrics_file.unlink(missing_ok=True)
     print(
         f"fedscreen-agent {settings.name} ({settings.role}) listening on {host}:{port}", flush=True
     )

@@ -49,16 +49,22 @@ def write_agent_config(
     revoked: tuple[str, ...] = (),
     max_requests_per_day: int = 20,
     limits: dict[str, int | float] | None = None,
+    metrics_listen: str | None = None,
+    listen: str = "127.0.0.1:0",
+    hosts: tuple[str, ...] = ("localhost", "127.0.0.1"),
 ) -> Path:
     """An agent.toml for `role`, mapping every synthetic dataset of that role that exists.
 
     The agent trusts every analyst key in the state dir for re-identification; a state without
     any gets one, "analyst", so a local federation can resolve leads out of the box.
-    `limits` adds keys to [limits] (max_concurrent_jobs, min_interval_seconds, …).
+    `limits` adds keys to [limits] (max_concurrent_jobs, min_interval_seconds, …);
+    `metrics_listen` ("127.0.0.1:0") turns on the agent's Prometheus endpoint.
+    `listen` is the agent's gRPC address; `hosts` the names and IPs its certificate is valid
+    for (its name is always one).
     """
     root, data, secret = root.resolve(), data.resolve(), secret.resolve()
     agent_dir = root / name
-    tls = issue_agent_cert(state, name, agent_dir / "tls", ("localhost", "127.0.0.1"))
+    tls = issue_agent_cert(state, name, agent_dir / "tls", hosts)
     keys_dir = agent_dir / "trusted"
     keys_dir.mkdir(parents=True, exist_ok=True)
     shutil.copy(state.signing_pub, keys_dir / "procuratorate.pub")
@@ -67,7 +73,7 @@ def write_agent_config(
         "[agent]",
         f'name = "{name}"',
         f'role = "{role}"',
-        'listen = "127.0.0.1:0"',
+        f'listen = "{listen}"',
         'state_dir = "state"',
         "",
         "[tls]",
@@ -93,6 +99,8 @@ def write_agent_config(
         f"max_requests_per_day = {max_requests_per_day}",
         "",
     ]
+    if metrics_listen is not None:
+        lines += ["[metrics]", f'listen = "{metrics_listen}"', ""]
     for ds in dictionary.datasets(role):
         path = synth.dataset_path(data, role, ds)
         if path.exists():

@@ -149,6 +149,17 @@ class TooSoon(AgentBusy):
     """The agency's minimum interval between two runs of the same model has not passed."""
 
 
+class JobInFlight(AgentBusy):
+    """A job with this id is still running here (the caller re-sent it before it ended)."""
+
+
+class JobIdReused(FedscreenError):
+    """A job id this agent has a record of arrived with a different request."""
+
+    exit_code = 11
+    grpc_status = "FAILED_PRECONDITION"
+
+
 class AgentDraining(FedscreenError):
     exit_code = 10
     grpc_status = "UNAVAILABLE"
@@ -187,8 +198,22 @@ class AuditChainBroken(FedscreenError):
 
 
 class AgentUnavailable(FedscreenError):
+    """An agent did not answer this time (down, restarting, busy, or the stream was cut):
+    worth another attempt. `retry_after` is the agent's own hint in seconds, if it gave one."""
+
     exit_code = 10
     grpc_status = "UNAVAILABLE"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class JobStopped(FedscreenError):
+    """An analyst cancelled the job (fedscreen jobs cancel); its calls were cancelled too."""
+
+    exit_code = 11
+    grpc_status = "CANCELLED"
 
 
 class JobFailed(FedscreenError):

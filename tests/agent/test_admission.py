@@ -8,7 +8,14 @@ import pytest
 
 from agent.admission import Gate, JobHandle
 from agent.config import ServiceLimits
-from fedscreen.errors import AgentBusy, AgentDraining, JobAborted, JobCancelled, TooSoon
+from fedscreen.errors import (
+    AgentBusy,
+    AgentDraining,
+    JobAborted,
+    JobCancelled,
+    JobInFlight,
+    TooSoon,
+)
 
 
 class FakeEngine:
@@ -34,20 +41,39 @@ def test_a_job_beyond_the_limit_is_refused_with_a_retry_hint() -> None:
 def test_a_second_run_of_a_model_inside_the_interval_is_refused() -> None:
     now = [100.0]
     gate = Gate(ServiceLimits(min_interval_seconds=60), clock=lambda: now[0])
-    gate.start_model("probe")
+    gate.start_model("probe", "j1")
     now[0] += 20
     with pytest.raises(TooSoon, match="retry after 40 s") as exc:
-        gate.start_model("probe")
+        gate.start_model("probe", "j2")
     assert exc.value.retry_after == 40
-    gate.start_model("other")  # per model: another model is not held back
+    gate.start_model("other", "j3")  # per model: another model is not held back
     now[0] += 40
-    gate.start_model("probe")
+    gate.start_model("probe", "j2")
+
+
+def test_a_resent_job_is_the_same_screening_and_not_held_back_by_the_interval() -> None:
+    now = [100.0]
+    gate = Gate(ServiceLimits(min_interval_seconds=60), clock=lambda: now[0])
+    gate.start_model("probe", "j1")
+    now[0] += 5
+    gate.start_model("probe", "j1")  # its stream was cut before it was recorded
+    with pytest.raises(TooSoon):
+        gate.start_model("probe", "j2")
+
+
+def test_a_job_id_already_running_is_refused_with_a_retry_hint() -> None:
+    gate = Gate(ServiceLimits(max_concurrent_jobs=4))
+    first = gate.admit("j1")
+    with pytest.raises(JobInFlight, match=r"job j1 is still running here; retry after \d+ s"):
+        gate.admit("j1")
+    gate.release(first, 0.5)
+    assert gate.admit("j1").job_id == "j1"
 
 
 def test_no_interval_lets_runs_follow_each_other() -> None:
     gate = Gate(ServiceLimits(min_interval_seconds=0))
-    gate.start_model("probe")
-    gate.start_model("probe")
+    gate.start_model("probe", "j1")
+    gate.start_model("probe", "j2")
 
 
 def test_stopping_a_job_interrupts_its_engine_and_is_reported_once_checked() -> None:

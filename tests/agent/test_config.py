@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -123,3 +124,55 @@ def test_the_shipped_example_config_loads_with_every_documented_key() -> None:
     assert s.role == "court" and s.tls is not None
     assert set(s.sources) == {"labour_cases", "enforcement_cases"}
     assert s.disclosure.max_flag_fraction == 0.05
+    assert s.metrics is not None and s.metrics.listen == "127.0.0.1:9464"
+    assert s.service.job_record_hours == 24.0
+
+
+def test_metrics_are_off_without_a_metrics_section(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, GOOD)).metrics is None
+
+
+@pytest.mark.parametrize(
+    ("listen", "host", "port"),
+    [("127.0.0.1:9464", "127.0.0.1", 9464), ("127.0.0.1:0", "127.0.0.1", 0), ("[::1]:9", "::1", 9)],
+)
+def test_metrics_listen_is_read_as_host_and_port(
+    tmp_path: Path, listen: str, host: str, port: int
+) -> None:
+    metrics = load_settings(write(tmp_path, GOOD + f'\n[metrics]\nlisten = "{listen}"\n')).metrics
+    assert metrics is not None and (metrics.host, metrics.port) == (host, port)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ("[metrics]\n", "metrics.listen is missing"),
+        ('[metrics]\nlisten = "9464"\n', "metrics.listen '9464' must be HOST:PORT"),
+        ('[metrics]\nlisten = ":9464"\n', "metrics.listen ':9464' must be HOST:PORT"),
+        ('[metrics]\nlisten = "localhost:99999"\n', "metrics.listen 'localhost:99999' has a port"),
+        ("[metrics]\nlisten = 9464\n", "metrics.listen must be str"),
+    ],
+)
+def test_bad_metrics_listen_names_the_file_and_key(
+    tmp_path: Path, section: str, message: str
+) -> None:
+    path = write(tmp_path, GOOD + "\n" + section)
+    with pytest.raises(ConfigError, match=re.escape(message)) as err:
+        load_settings(path)
+    assert str(path) in str(err.value)
+
+
+def test_job_record_hours_defaults_to_a_day_and_is_read(tmp_path: Path) -> None:
+    assert load_settings(write(tmp_path, GOOD)).service.job_record_hours == 24.0
+    text = GOOD.replace("[limits]\n", "[limits]\njob_record_hours = 0.5\n")
+    assert load_settings(write(tmp_path, text)).service.job_record_hours == 0.5
+    text = GOOD.replace("[limits]\n", "[limits]\njob_record_hours = 72\n")
+    assert load_settings(write(tmp_path, text)).service.job_record_hours == 72.0
+
+
+@pytest.mark.parametrize("bad", ["0", "-1", "inf", "nan", '"24"', "true"])
+def test_bad_job_record_hours_names_the_file_and_key(tmp_path: Path, bad: str) -> None:
+    path = write(tmp_path, GOOD.replace("[limits]\n", f"[limits]\njob_record_hours = {bad}\n"))
+    with pytest.raises(ConfigError, match="limits.job_record_hours must be") as err:
+        load_settings(path)
+    assert str(path) in str(err.value)
