@@ -137,6 +137,7 @@ def agents_status(ctx: click.Context) -> None:
 
 
 from coordinator.cli_audit import audit  # noqa: E402
+from coordinator.cli_deploy import demo_layout  # noqa: E402
 from coordinator.cli_jobs import jobs  # noqa: E402
 from coordinator.cli_leads import leads, models  # noqa: E402
 from coordinator.cli_model import model  # noqa: E402  (subcommand groups live beside)
@@ -146,6 +147,7 @@ from coordinator.cli_run import bench, demo, evaluate, run, synth  # noqa: E402
 from coordinator.cli_schedule import schedule, serve  # noqa: E402
 
 cli.add_command(model)
+cli.add_command(demo_layout)
 cli.add_command(resolve)
 cli.add_command(analysts)
 cli.add_command(resolutions)
