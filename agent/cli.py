@@ -143,15 +143,15 @@ def revoke(config: Path, digest: str) -> None:
 
 @cli.command()
 @CONFIG
-@click.option("--coordinator", metavar="HOST:PORT", help="also check clock skew against it")
-def doctor(config: Path, coordinator: str | None) -> None:
-    """Check config, TLS, keys, secret, state dir, sources, approvals, audit; print fixes.
+def doctor(config: Path) -> None:
+    """Check config, TLS, keys, secret, state dir, sources, approvals, audit, clock; print fixes.
 
-    Prints OK / WARN / FAIL per check; exit status 1 if any check FAILs, else 0.
+    Prints OK / WARN / FAIL per check; exit status 1 if any check FAILs, else 0. Clock skew is
+    measured on the coordinator's own requests (each is stamped with its clock).
     """
     from agent.doctor import failed, report, run_doctor
 
-    findings = run_doctor(config, coordinator=coordinator)
+    findings = run_doctor(config)
     click.echo(report(findings))
     raise SystemExit(1 if failed(findings) else 0)
 

@@ -8,10 +8,9 @@ container health check, a CI job).
 Checks run independently: one broken source does not hide a bad certificate. Nothing is changed
 on disk except one temporary file created and removed in the state dir to prove it is writable.
 
-Clock skew is not measured. The coordinator dials agents and serves nothing an agent could ask
-the time of; a TLS peer certificate's validity dates say when it was issued, not what time the
-peer thinks it is, and TLS 1.3 carries no timestamp. `--coordinator` therefore only yields a WARN
-that says so, until the coordinator daemon offers a time service.
+Clock skew is measured from the coordinator's side of the wire: it stamps every Screen request
+with its wall clock and the agent keeps the latest difference in STATE/clock.json (agent.clock).
+Doctor reads that; it dials nobody, so before the first job the skew is unknown (a WARN).
 """
 
 from __future__ import annotations
@@ -32,6 +31,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from agent.approvals import Approvals
 from agent.audit import verify_chain
+from agent.clock import read_skew
 from agent.config import AgentSettings, TlsSettings, load_settings, read_secret
 from fedscreen import dictionary
 from fedscreen import keys as signing_keys
@@ -40,6 +40,8 @@ from fedscreen.errors import FedscreenError
 
 Status = Literal["OK", "WARN", "FAIL"]
 EXPIRY_WARNING = timedelta(days=30)
+MAX_SKEW_SECONDS = 5.0
+STALE_SKEW = timedelta(days=7)
 EXAMPLE = "deploy/agent.example.toml"
 
 
@@ -67,10 +69,10 @@ def _fail(check: str, message: str, fix: str) -> Finding:
     return Finding("FAIL", check, message, fix)
 
 
-def run_doctor(
-    config: Path, *, coordinator: str | None = None, now: datetime | None = None
-) -> list[Finding]:
-    """All findings for `config`, in a stable order. `now` is for tests (default: the clock)."""
+def run_doctor(config: Path, *, now: datetime | None = None) -> list[Finding]:
+    """All findings for `config`, in a stable order. `now` is for tests (default: the clock).
+
+    Clock skew is measured from the coordinator's own requests, not by dialling it."""
     now = now or datetime.now(UTC)
     try:
         settings = load_settings(config)
@@ -85,7 +87,7 @@ def run_doctor(
         lambda: _sources(settings),
         lambda: _approvals(settings),
         lambda: _audit(settings),
-        lambda: _clock(coordinator),
+        lambda: _clock(settings, now),
     ]
     for check in checks:
         findings.extend(check())
@@ -383,13 +385,30 @@ def _audit(settings: AgentSettings) -> Iterator[Finding]:
     yield _ok("audit", f"chain intact, {n} entries")
 
 
-def _clock(coordinator: str | None) -> Iterator[Finding]:
-    if coordinator is None:
+def _clock(settings: AgentSettings, now: datetime) -> Iterator[Finding]:
+    """The last skew seen on a Screen request (agent.clock). It includes that request's network
+    latency, milliseconds against a threshold of seconds, and says "agent ahead" when positive."""
+    rerun = "run a job from the coordinator, then doctor again"
+    try:
+        obs = read_skew(settings.state_dir)
+    except ValueError as exc:
+        yield _warn("clock", str(exc), f"the next job rewrites it; or delete it and {rerun}")
         return
-    yield _warn(
-        "clock",
-        f"skew against {coordinator} not measured: the coordinator serves no time endpoint "
-        "(needs issue 5's coordinator daemon)",
-        "compare `date -u` on both hosts by hand; keep NTP on (timedatectl) — TLS and bundle "
-        "validity need clocks within minutes",
-    )
+    if obs is None:
+        yield _warn("clock", "no job received from the coordinator yet; skew unknown", rerun)
+        return
+    side = "ahead of" if obs.skew_seconds >= 0 else "behind"
+    seen = obs.observed_at.strftime("%Y-%m-%d %H:%M UTC")
+    skew = f"this host is {abs(obs.skew_seconds):.3f} s {side} the coordinator"
+    age = now - obs.observed_at
+    if age > STALE_SKEW:
+        yield _warn("clock", f"{skew} as last observed on {seen}, {age.days} days ago", rerun)
+    elif abs(obs.skew_seconds) > MAX_SKEW_SECONDS:
+        yield _fail(
+            "clock",
+            f"{skew} (observed {seen}; more than {MAX_SKEW_SECONDS:g} s)",
+            "enable time sync on both hosts: timedatectl set-ntp true, or configure "
+            f"chrony/ntpd to the same NTP source; then {rerun}",
+        )
+    else:
+        yield _ok("clock", f"{skew} (observed {seen})")

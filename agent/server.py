@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from concurrent import futures
 from importlib.metadata import version
@@ -17,6 +18,7 @@ from importlib.metadata import version
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from agent import clock
 from agent.audit import AuditLog, read_lines
 from agent.config import AgentSettings
 from agent.metrics import Metrics
@@ -110,8 +112,11 @@ class AgentServicer(pb_grpc.AgentServicer):
     def Screen(
         self, request: pb.ScreenRequest, context: grpc.ServicerContext
     ) -> Iterator[pb.ScreenReply]:
+        received_at = time.time()
         caller = self._caller(context, "Screen")
         job = wire.job_from_request(request)
+        # After authentication only; for `fedscreen-agent doctor`. Never fails the job.
+        clock.observe(self.settings.state_dir, wire.sent_at(request), received_at)
         if not job.job_id:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, "job.job_id is required")
         remaining = context.time_remaining()

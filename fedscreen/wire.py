@@ -5,6 +5,7 @@ Flag tables travel as Arrow IPC streams, sliced so that every message stays unde
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
@@ -66,14 +67,25 @@ def concat_ipc(chunks: Iterable[bytes], schema: pa.Schema | None = None) -> pa.T
 
 
 # --- protobuf <-> domain ---------------------------------------------------------------------
-def screen_request(bundle: bytes, job: Job) -> pb.ScreenRequest:
+def screen_request(bundle: bytes, job: Job, *, now: float | None = None) -> pb.ScreenRequest:
+    """The request for `job`, stamped with the sender's wall clock (`now`, Unix seconds; default
+    the clock) so the agent can measure clock skew. The stamp is not part of the job."""
+    envelope = job_to_pb(job)
+    envelope.sent_at_unix_ms = round((time.time() if now is None else now) * 1000)
     return pb.ScreenRequest(
         bundle=bundle,
-        job=job_to_pb(job),
+        job=envelope,
         candidates=[
             pb.CandidateSet(column=c, tokens=list(t)) for c, t in sorted(job.candidates.items())
         ],
     )
+
+
+def sent_at(request: pb.ScreenRequest) -> float | None:
+    """When the coordinator sent `request` by its own clock (Unix seconds); None when unstamped
+    (a coordinator older than the field)."""
+    ms = request.job.sent_at_unix_ms
+    return ms / 1000 if ms else None
 
 
 def job_from_request(request: pb.ScreenRequest) -> Job:
@@ -92,6 +104,7 @@ def job_to_pb(job: Job) -> pb.JobEnvelope:
 
 
 def job_from_pb(msg: pb.JobEnvelope) -> Job:
+    # sent_at_unix_ms stays out: a re-sent job must keep its identity (agent.jobrecords).
     return Job(
         job_id=msg.job_id,
         campaign=msg.campaign,

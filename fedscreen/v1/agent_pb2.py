@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66\x65\x64screen/v1/agent.proto\x12\x0c\x66\x65\x64screen.v1\"\x11\n\x0f\x44\x65scribeRequest\"$\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"S\n\x07\x44\x61taset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x14.fedscreen.v1.Column\x12\x13\n\x0b\x61pprox_rows\x18\x03 \x01(\x03\"\xbd\x01\n\x10\x44\x65scribeResponse\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\'\n\x08\x64\x61tasets\x18\x03 \x03(\x0b\x32\x15.fedscreen.v1.Dataset\x12\x17\n\x0ftrusted_key_ids\x18\x04 \x03(\t\x12\x18\n\x10\x61pproved_digests\x18\x05 \x03(\t\x12\x15\n\ragent_version\x18\x06 \x01(\t\x12\x18\n\x10protocol_version\x18\x07 \x01(\t\"\xab\x01\n\x0bJobEnvelope\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61mpaign\x18\x02 \x01(\t\x12\x35\n\x06params\x18\x03 \x03(\x0b\x32%.fedscreen.v1.JobEnvelope.ParamsEntry\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\".\n\x0c\x43\x61ndidateSet\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x0e\n\x06tokens\x18\x02 \x03(\t\"w\n\rScreenRequest\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\x12&\n\x03job\x18\x02 \x01(\x0b\x32\x19.fedscreen.v1.JobEnvelope\x12.\n\ncandidates\x18\x03 \x03(\x0b\x32\x1a.fedscreen.v1.CandidateSet\",\n\tFlagBatch\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x0c\n\x04rows\x18\x02 \x01(\x03\"(\n\x07IdCount\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07invalid\x18\x02 \x01(\x03\"\xb5\x01\n\rScreenSummary\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rbundle_digest\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07rows_in\x18\x04 \x01(\x03\x12\x10\n\x08rows_out\x18\x05 \x01(\x03\x12\x0f\n\x07\x62\x61tches\x18\x06 \x01(\x03\x12*\n\x0binvalid_ids\x18\x07 \x03(\x0b\x32\x15.fedscreen.v1.IdCount\x12\x0f\n\x07seconds\x18\x08 \x01(\x01\"o\n\x0bScreenReply\x12(\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.fedscreen.v1.FlagBatchH\x00\x12.\n\x07summary\x18\x02 \x01(\x0b\x32\x1b.fedscreen.v1.ScreenSummaryH\x00\x42\x06\n\x04kind\"4\n\x0eResolveRequest\x12\x0f\n\x07request\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\",\n\rResolvedField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"s\n\x0fResolveResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12+\n\x06\x66ields\x18\x03 \x03(\x0b\x32\x1b.fedscreen.v1.ResolvedField\x12\x0f\n\x07message\x18\x04 \x01(\t\" \n\x0c\x41uditRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x03\"\'\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04line\x18\x02 \x01(\x0c\x32\x9f\x02\n\x05\x41gent\x12I\n\x08\x44\x65scribe\x12\x1d.fedscreen.v1.DescribeRequest\x1a\x1e.fedscreen.v1.DescribeResponse\x12\x42\n\x06Screen\x12\x1b.fedscreen.v1.ScreenRequest\x1a\x19.fedscreen.v1.ScreenReply0\x01\x12\x46\n\x07Resolve\x12\x1c.fedscreen.v1.ResolveRequest\x1a\x1d.fedscreen.v1.ResolveResponse\x12?\n\x05\x41udit\x12\x1a.fedscreen.v1.AuditRequest\x1a\x18.fedscreen.v1.AuditEntry0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x66\x65\x64screen/v1/agent.proto\x12\x0c\x66\x65\x64screen.v1\"\x11\n\x0f\x44\x65scribeRequest\"$\n\x06\x43olumn\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\"S\n\x07\x44\x61taset\x12\x0c\n\x04name\x18\x01 \x01(\t\x12%\n\x07\x63olumns\x18\x02 \x03(\x0b\x32\x14.fedscreen.v1.Column\x12\x13\n\x0b\x61pprox_rows\x18\x03 \x01(\x03\"\xbd\x01\n\x10\x44\x65scribeResponse\x12\x0e\n\x06\x61gency\x18\x01 \x01(\t\x12\x0c\n\x04role\x18\x02 \x01(\t\x12\'\n\x08\x64\x61tasets\x18\x03 \x03(\x0b\x32\x15.fedscreen.v1.Dataset\x12\x17\n\x0ftrusted_key_ids\x18\x04 \x03(\t\x12\x18\n\x10\x61pproved_digests\x18\x05 \x03(\t\x12\x15\n\ragent_version\x18\x06 \x01(\t\x12\x18\n\x10protocol_version\x18\x07 \x01(\t\"\xc4\x01\n\x0bJobEnvelope\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61mpaign\x18\x02 \x01(\t\x12\x35\n\x06params\x18\x03 \x03(\x0b\x32%.fedscreen.v1.JobEnvelope.ParamsEntry\x12\x14\n\x0crequested_by\x18\x04 \x01(\t\x12\x17\n\x0fsent_at_unix_ms\x18\x05 \x01(\x03\x1a-\n\x0bParamsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\".\n\x0c\x43\x61ndidateSet\x12\x0e\n\x06\x63olumn\x18\x01 \x01(\t\x12\x0e\n\x06tokens\x18\x02 \x03(\t\"w\n\rScreenRequest\x12\x0e\n\x06\x62undle\x18\x01 \x01(\x0c\x12&\n\x03job\x18\x02 \x01(\x0b\x32\x19.fedscreen.v1.JobEnvelope\x12.\n\ncandidates\x18\x03 \x03(\x0b\x32\x1a.fedscreen.v1.CandidateSet\",\n\tFlagBatch\x12\x11\n\tarrow_ipc\x18\x01 \x01(\x0c\x12\x0c\n\x04rows\x18\x02 \x01(\x03\"(\n\x07IdCount\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07invalid\x18\x02 \x01(\x03\"\xb5\x01\n\rScreenSummary\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x15\n\rbundle_digest\x18\x02 \x01(\t\x12\x0c\n\x04role\x18\x03 \x01(\t\x12\x0f\n\x07rows_in\x18\x04 \x01(\x03\x12\x10\n\x08rows_out\x18\x05 \x01(\x03\x12\x0f\n\x07\x62\x61tches\x18\x06 \x01(\x03\x12*\n\x0binvalid_ids\x18\x07 \x03(\x0b\x32\x15.fedscreen.v1.IdCount\x12\x0f\n\x07seconds\x18\x08 \x01(\x01\"o\n\x0bScreenReply\x12(\n\x05\x62\x61tch\x18\x01 \x01(\x0b\x32\x17.fedscreen.v1.FlagBatchH\x00\x12.\n\x07summary\x18\x02 \x01(\x0b\x32\x1b.fedscreen.v1.ScreenSummaryH\x00\x42\x06\n\x04kind\"4\n\x0eResolveRequest\x12\x0f\n\x07request\x18\x01 \x01(\x0c\x12\x11\n\tsignature\x18\x02 \x01(\x0c\",\n\rResolvedField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t\"s\n\x0fResolveResponse\x12\x12\n\nrequest_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12+\n\x06\x66ields\x18\x03 \x03(\x0b\x32\x1b.fedscreen.v1.ResolvedField\x12\x0f\n\x07message\x18\x04 \x01(\t\" \n\x0c\x41uditRequest\x12\x10\n\x08\x66rom_seq\x18\x01 \x01(\x03\"\'\n\nAuditEntry\x12\x0b\n\x03seq\x18\x01 \x01(\x03\x12\x0c\n\x04line\x18\x02 \x01(\x0c\x32\x9f\x02\n\x05\x41gent\x12I\n\x08\x44\x65scribe\x12\x1d.fedscreen.v1.DescribeRequest\x1a\x1e.fedscreen.v1.DescribeResponse\x12\x42\n\x06Screen\x12\x1b.fedscreen.v1.ScreenRequest\x1a\x19.fedscreen.v1.ScreenReply0\x01\x12\x46\n\x07Resolve\x12\x1c.fedscreen.v1.ResolveRequest\x1a\x1d.fedscreen.v1.ResolveResponse\x12?\n\x05\x41udit\x12\x1a.fedscreen.v1.AuditRequest\x1a\x18.fedscreen.v1.AuditEntry0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,31 +42,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DESCRIBERESPONSE']._serialized_start=185
   _globals['_DESCRIBERESPONSE']._serialized_end=374
   _globals['_JOBENVELOPE']._serialized_start=377
-  _globals['_JOBENVELOPE']._serialized_end=548
-  _globals['_JOBENVELOPE_PARAMSENTRY']._serialized_start=503
-  _globals['_JOBENVELOPE_PARAMSENTRY']._serialized_end=548
-  _globals['_CANDIDATESET']._serialized_start=550
-  _globals['_CANDIDATESET']._serialized_end=596
-  _globals['_SCREENREQUEST']._serialized_start=598
-  _globals['_SCREENREQUEST']._serialized_end=717
-  _globals['_FLAGBATCH']._serialized_start=719
-  _globals['_FLAGBATCH']._serialized_end=763
-  _globals['_IDCOUNT']._serialized_start=765
-  _globals['_IDCOUNT']._serialized_end=805
-  _globals['_SCREENSUMMARY']._serialized_start=808
-  _globals['_SCREENSUMMARY']._serialized_end=989
-  _globals['_SCREENREPLY']._serialized_start=991
-  _globals['_SCREENREPLY']._serialized_end=1102
-  _globals['_RESOLVEREQUEST']._serialized_start=1104
-  _globals['_RESOLVEREQUEST']._serialized_end=1156
-  _globals['_RESOLVEDFIELD']._serialized_start=1158
-  _globals['_RESOLVEDFIELD']._serialized_end=1202
-  _globals['_RESOLVERESPONSE']._serialized_start=1204
-  _globals['_RESOLVERESPONSE']._serialized_end=1319
-  _globals['_AUDITREQUEST']._serialized_start=1321
-  _globals['_AUDITREQUEST']._serialized_end=1353
-  _globals['_AUDITENTRY']._serialized_start=1355
-  _globals['_AUDITENTRY']._serialized_end=1394
-  _globals['_AGENT']._serialized_start=1397
-  _globals['_AGENT']._serialized_end=1684
+  _globals['_JOBENVELOPE']._serialized_end=573
+  _globals['_JOBENVELOPE_PARAMSENTRY']._serialized_start=528
+  _globals['_JOBENVELOPE_PARAMSENTRY']._serialized_end=573
+  _globals['_CANDIDATESET']._serialized_start=575
+  _globals['_CANDIDATESET']._serialized_end=621
+  _globals['_SCREENREQUEST']._serialized_start=623
+  _globals['_SCREENREQUEST']._serialized_end=742
+  _globals['_FLAGBATCH']._serialized_start=744
+  _globals['_FLAGBATCH']._serialized_end=788
+  _globals['_IDCOUNT']._serialized_start=790
+  _globals['_IDCOUNT']._serialized_end=830
+  _globals['_SCREENSUMMARY']._serialized_start=833
+  _globals['_SCREENSUMMARY']._serialized_end=1014
+  _globals['_SCREENREPLY']._serialized_start=1016
+  _globals['_SCREENREPLY']._serialized_end=1127
+  _globals['_RESOLVEREQUEST']._serialized_start=1129
+  _globals['_RESOLVEREQUEST']._serialized_end=1181
+  _globals['_RESOLVEDFIELD']._serialized_start=1183
+  _globals['_RESOLVEDFIELD']._serialized_end=1227
+  _globals['_RESOLVERESPONSE']._serialized_start=1229
+  _globals['_RESOLVERESPONSE']._serialized_end=1344
+  _globals['_AUDITREQUEST']._serialized_start=1346
+  _globals['_AUDITREQUEST']._serialized_end=1378
+  _globals['_AUDITENTRY']._serialized_start=1380
+  _globals['_AUDITENTRY']._serialized_end=1419
+  _globals['_AGENT']._serialized_start=1422
+  _globals['_AGENT']._serialized_end=1709
 # @@protoc_insertion_point(module_scope)

@@ -47,7 +47,7 @@ class DescribeResponse(_message.Message):
     def __init__(self, agency: _Optional[str] = ..., role: _Optional[str] = ..., datasets: _Optional[_Iterable[_Union[Dataset, _Mapping]]] = ..., trusted_key_ids: _Optional[_Iterable[str]] = ..., approved_digests: _Optional[_Iterable[str]] = ..., agent_version: _Optional[str] = ..., protocol_version: _Optional[str] = ...) -> None: ...
 
 class JobEnvelope(_message.Message):
-    __slots__ = ("job_id", "campaign", "params", "requested_by")
+    __slots__ = ("job_id", "campaign", "params", "requested_by", "sent_at_unix_ms")
     class ParamsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -59,11 +59,13 @@ class JobEnvelope(_message.Message):
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     REQUESTED_BY_FIELD_NUMBER: _ClassVar[int]
+    SENT_AT_UNIX_MS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     campaign: str
     params: _containers.ScalarMap[str, str]
     requested_by: str
-    def __init__(self, job_id: _Optional[str] = ..., campaign: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., requested_by: _Optional[str] = ...) -> None: ...
+    sent_at_unix_ms: int
+    def __init__(self, job_id: _Optional[str] = ..., campaign: _Optional[str] = ..., params: _Optional[_Mapping[str, str]] = ..., requested_by: _Optional[str] = ..., sent_at_unix_ms: _Optional[int] = ...) -> None: ...
 
 class CandidateSet(_message.Message):
     __slots__ = ("column", "tokens")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from agent.audit import AuditLog
 from agent.cli import main
-from agent.doctor import Finding, report, run_doctor
+from agent.doctor import Finding, failed, report, run_doctor
 from coordinator import synth
 from coordinator.federation import write_agent_config, write_secret
 from coordinator.state import State, init_state
@@ -61,14 +62,20 @@ def tls_dir(config: Path) -> Path:
     return config.parent / "tls"
 
 
-def test_healthy_config_has_no_failure_and_warns_only_about_approvals(
+def test_healthy_config_has_no_failure_and_warns_only_about_approvals_and_the_clock(
     config: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     findings = run_doctor(config)
     assert [f for f in findings if f.status != "OK"] == [
         Finding(
             "WARN", "approvals", "no model approved yet", "fedscreen-agent inspect, then approve"
-        )
+        ),
+        Finding(
+            "WARN",
+            "clock",
+            "no job received from the coordinator yet; skew unknown",
+            "run a job from the coordinator, then doctor again",
+        ),
     ]
     assert [f.check for f in findings] == [
         "config",
@@ -86,6 +93,7 @@ def test_healthy_config_has_no_failure_and_warns_only_about_approvals(
         "datasets.labour_cases",
         "approvals",
         "audit",
+        "clock",
     ]
     assert by_check(findings, "approvals") == [
         "WARN approvals: no model approved yet",
@@ -93,7 +101,7 @@ def test_healthy_config_has_no_failure_and_warns_only_about_approvals(
     ]
     assert main(["doctor", "--config", str(config)]) == 0
     out = capsys.readouterr().out
-    assert out.endswith("doctor: 0 FAIL, 1 WARN, 14 OK\n")
+    assert out.endswith("doctor: 0 FAIL, 2 WARN, 14 OK\n")
 
 
 def test_config_error_is_the_finding_and_exit_is_1(
@@ -288,6 +296,9 @@ def test_state_dir_is_a_file(config: Path) -> None:
         f"     fix: create it for the agent's user: install -d -m 700 -o fedscreen {state} "
         "(systemd: StateDirectory=)",
     ]
+    assert by_check(run_doctor(config), "clock")[0] == (  # one broken dir, no crash
+        f"WARN clock: cannot read {state / 'clock.json'} (Not a directory)"
+    )
 
 
 @pytest.mark.skipif(
@@ -337,14 +348,73 @@ def test_approvals_and_audit(config: Path) -> None:
     ]
 
 
-def test_coordinator_clock_is_an_honest_warning(config: Path) -> None:
-    assert by_check(run_doctor(config, coordinator="10.0.0.1:7443"), "clock") == [
-        "WARN clock: skew against 10.0.0.1:7443 not measured: the coordinator serves no time "
-        "endpoint (needs issue 5's coordinator daemon)",
-        "     fix: compare `date -u` on both hosts by hand; keep NTP on (timedatectl) — TLS and "
-        "bundle validity need clocks within minutes",
+def write_clock(config: Path, skew: float, observed_at: datetime) -> None:
+    state = config.parent / "state"
+    state.mkdir(exist_ok=True)
+    doc = {"skew_seconds": skew, "observed_at": observed_at.isoformat()}
+    (state / "clock.json").write_text(json.dumps(doc), "utf-8")
+
+
+TIME_SYNC = (
+    "     fix: enable time sync on both hosts: timedatectl set-ntp true, or configure "
+    "chrony/ntpd to the same NTP source; then run a job from the coordinator, then doctor again"
+)
+
+
+def test_clock_skew_within_5_seconds_is_ok(config: Path) -> None:
+    write_clock(config, -4.25, NOW - timedelta(hours=2))
+    assert by_check(run_doctor(config, now=NOW), "clock") == [
+        "OK   clock: this host is 4.250 s behind the coordinator (observed 2026-06-01 10:00 UTC)"
     ]
-    assert "clock" not in {f.check for f in run_doctor(config)}
+    write_clock(config, 5.0, datetime.now(UTC))
+    assert not failed(run_doctor(config))  # by the real clock, the certificates are valid
+
+
+def test_clock_skew_beyond_5_seconds_fails_with_the_time_sync_fix(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_clock(config, 120.0, NOW - timedelta(minutes=5))
+    assert by_check(run_doctor(config, now=NOW), "clock") == [
+        "FAIL clock: this host is 120.000 s ahead of the coordinator (observed 2026-06-01 "
+        "11:55 UTC; more than 5 s)",
+        TIME_SYNC,
+    ]
+    write_clock(config, -5.5, NOW)
+    assert by_check(run_doctor(config, now=NOW), "clock")[0] == (
+        "FAIL clock: this host is 5.500 s behind the coordinator (observed 2026-06-01 "
+        "12:00 UTC; more than 5 s)"
+    )
+    write_clock(config, -5.5, datetime.now(UTC))
+    assert main(["doctor", "--config", str(config)]) == 1  # a real FAIL, not just a report
+    assert "FAIL clock: " in capsys.readouterr().out
+
+
+def test_a_week_old_clock_observation_is_a_stale_warning(config: Path) -> None:
+    write_clock(config, 0.5, NOW - timedelta(days=9))
+    assert by_check(run_doctor(config, now=NOW), "clock") == [
+        "WARN clock: this host is 0.500 s ahead of the coordinator as last observed on "
+        "2026-05-23 12:00 UTC, 9 days ago",
+        "     fix: run a job from the coordinator, then doctor again",
+    ]
+    write_clock(config, 0.5, NOW - timedelta(days=6))
+    assert by_check(run_doctor(config, now=NOW), "clock")[0].startswith("OK   clock: ")
+
+
+def test_no_or_corrupt_clock_observation_warns_without_failing(config: Path) -> None:
+    findings = run_doctor(config)
+    assert by_check(findings, "clock") == [
+        "WARN clock: no job received from the coordinator yet; skew unknown",
+        "     fix: run a job from the coordinator, then doctor again",
+    ]
+    assert not failed(findings)
+    state = config.parent / "state"
+    state.mkdir()
+    (state / "clock.json").write_text("{half", "utf-8")
+    assert by_check(run_doctor(config), "clock") == [
+        f"WARN clock: {state / 'clock.json'} is not a clock observation",
+        "     fix: the next job rewrites it; or delete it and run a job from the coordinator, "
+        "then doctor again",
+    ]
 
 
 def test_report_summary() -> None:

@@ -44,6 +44,29 @@ def test_job_and_summary_survive_the_round_trip() -> None:
     assert wire.summary_from_pb(wire.summary_to_pb(summary)) == summary
 
 
+def test_screen_request_is_stamped_with_the_senders_clock() -> None:
+    job = Job("j1", "camp", {"min_suits": "4"}, "analyst", {"person": ("a" * 32,)})
+    request = wire.screen_request(b"bundle", job, now=1_780_000_000.1234)
+    assert request.job.sent_at_unix_ms == 1_780_000_000_123
+    assert wire.sent_at(request) == 1_780_000_000.123
+
+
+def test_the_stamp_is_not_part_of_the_job() -> None:
+    job = Job("j1", "camp", {"min_suits": "4"}, "analyst", {"person": ("a" * 32,)})
+    early = wire.screen_request(b"bundle", job, now=1_000.0)
+    late = wire.screen_request(b"bundle", job, now=2_000.0)
+    assert early.job.sent_at_unix_ms != late.job.sent_at_unix_ms
+    assert wire.job_from_request(early) == wire.job_from_request(late) == job
+    assert wire.job_from_pb(early.job) == Job("j1", "camp", {"min_suits": "4"}, "analyst")
+
+
+def test_an_unstamped_request_has_no_sent_at() -> None:
+    request = wire.screen_request(b"bundle", Job("j1", "camp", {}, "analyst"))
+    assert request.job.sent_at_unix_ms > 0  # the default stamps with the clock
+    request.job.ClearField("sent_at_unix_ms")  # as an older coordinator sends it
+    assert wire.sent_at(request) is None
+
+
 @pytest.mark.parametrize(
     ("n", "rounded"), [(0, 0), (99, 99), (1049, 1000), (1051, 1100), (65_666, 66_000)]
 )
