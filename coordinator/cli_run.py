@@ -16,14 +16,15 @@ from coordinator.cli_common import models_dir, parse_params, render_rows, state_
 from coordinator.cli_leads import lead_rows
 from coordinator.evaluate import Quality, evaluate_model
 from coordinator.registry import Registry
-from fedscreen.errors import UsageError
+from fedscreen.errors import JobPartial, UsageError
 from fedscreen.signals import wait_for
 
 if TYPE_CHECKING:
     from coordinator.demo import DemoResult
+    from coordinator.run import JobReport
 
 
-def _progress_printer() -> Callable[[str, str], None]:
+def progress_printer() -> Callable[[str, str], None]:
     lock = threading.Lock()
 
     def say(agent: str, message: str) -> None:
@@ -37,12 +38,27 @@ def _progress_printer() -> Callable[[str, str], None]:
 @click.argument("target")
 @click.option("--param", "params", multiple=True, help="name=value, within the signed bounds")
 @click.option("--campaign", help="token scope label (default: the model name)")
-@click.option("--timeout", default=600.0, show_default=True, help="seconds per agent")
+@click.option(
+    "--timeout",
+    default=600.0,
+    show_default=True,
+    help="the job's deadline in seconds; agents that are down are retried until then",
+)
+@click.option(
+    "--agent", "agents", multiple=True, help="only this agent (repeatable; default: every one)"
+)
 @click.pass_context
 def run(
-    ctx: click.Context, target: str, params: tuple[str, ...], campaign: str | None, timeout: float
+    ctx: click.Context,
+    target: str,
+    params: tuple[str, ...],
+    campaign: str | None,
+    timeout: float,
+    agents: tuple[str, ...],
 ) -> None:
-    """Run MODEL (a name under models/, a folder, or a signed .fsb) at every agent it needs."""
+    """Run MODEL (a name under models/, a folder, or a signed .fsb) at every agent it needs.
+
+    Exits 0 when every agent answered, 13 when the job was partial (agents missing)."""
     from coordinator.run import load_bundle, run_model
 
     state = state_of(ctx)
@@ -51,9 +67,23 @@ def run(
     m.resolve_params(parse_params(params))  # bad values fail before anything is printed
     click.echo(f"job: {m.name} {m.version} — {m.title_zh}")
     report = run_model(
-        state, data, verified, parse_params(params), campaign, timeout, progress=_progress_printer()
-    )  # type: ignore[arg-type]
+        state,
+        data,
+        verified,
+        parse_params(params),
+        campaign,
+        timeout,
+        progress=progress_printer(),
+        targets=list(dict.fromkeys(agents)) or None,
+    )
+    print_report(report)
+
+
+def print_report(report: JobReport) -> None:
+    """The job's outcome; a partial job exits 13 so that scripts notice it."""
     click.echo(f"job {report.job_id}: {len(report.leads)} leads ({report.new_leads} new)")
+    if report.status == "partial":
+        raise JobPartial(f"job {report.job_id} is partial: {report.message}")
 
 
 @click.command()

@@ -50,7 +50,16 @@ def _typed(value: str) -> ParamValue:
 )
 @click.option("--param", "params", multiple=True, help="name=value (repeatable)")
 @click.option("--campaign", help="campaign (default: the model's name)")
-@click.option("--deadline-seconds", type=float, default=DEFAULT_DEADLINE, show_default=True)
+@click.option(
+    "--deadline-seconds",
+    type=float,
+    default=DEFAULT_DEADLINE,
+    show_default=True,
+    help="the job's deadline, retries of agents that are down included",
+)
+@click.option(
+    "--agent", "agents", multiple=True, help="only this agent (repeatable; default: every one)"
+)
 @click.pass_context
 def schedule_add(
     ctx: click.Context,
@@ -60,6 +69,7 @@ def schedule_add(
     params: tuple[str, ...],
     campaign: str | None,
     deadline_seconds: float,
+    agents: tuple[str, ...],
 ) -> None:
     """Add schedule NAME; it first runs at its first tick from now."""
     state = state_of(ctx)
@@ -81,6 +91,10 @@ def schedule_add(
         )
     elif not Path(model).is_file():
         raise UsageError(f"--model {model}: neither a model under models/, a folder nor a bundle")
+    known = {a.name for a in state.agents()}
+    unknown = sorted(set(agents) - known)
+    if unknown:
+        raise UsageError(f"--agent {unknown[0]}: no such agent (see: fedscreen agents list)")
     entry = Schedule(
         name,
         expr,
@@ -89,6 +103,7 @@ def schedule_add(
         campaign,
         deadline_seconds,
         datetime.now(UTC).replace(microsecond=0),
+        tuple(dict.fromkeys(agents)),
     )
     add_schedule(daemon.schedules_file(state), entry)
     nxt = next_tick(entry, datetime.now(UTC))
@@ -125,6 +140,7 @@ def schedule_list(ctx: click.Context, fmt: str) -> None:
                 "campaign": s.campaign or "",
                 "params": " ".join(f"{k}={v}" for k, v in sorted(s.params.items())),
                 "deadline_s": s.deadline_seconds,
+                "agents": " ".join(s.agents) or "all",
                 "last_run": last.get("last_run", ""),
                 "last_status": last.get("status", ""),
                 "next_utc": next_tick(s, now).isoformat(),
@@ -148,18 +164,28 @@ def schedule_next(ctx: click.Context) -> None:
 @click.command()
 @click.option("--once", is_flag=True, help="run the jobs due now, then exit (cron-style use)")
 @click.option("--log-level", default="INFO", show_default=True)
+@click.option(
+    "--state",
+    "state_dir",
+    type=click.Path(path_type=Path),
+    help="the coordinator state dir (same as the global --state)",
+)
 @click.pass_context
-def serve(ctx: click.Context, once: bool, log_level: str) -> None:
-    """Run scheduled jobs as they fall due, until SIGTERM. One instance per state dir."""
+def serve(ctx: click.Context, once: bool, log_level: str, state_dir: Path | None) -> None:
+    """Run scheduled jobs as they fall due, until SIGTERM. One instance per state dir.
+
+    A job the daemon was running when it was killed is resumed under its own id."""
+    from coordinator.state import State
     from fedscreen import logs
 
-    state = state_of(ctx)
+    state = State(state_dir).require() if state_dir else state_of(ctx)
     logs.configure(log_level.upper())
     result = daemon.serve(state, daemon.model_runner(models_dir()), once=once)
     if once:
         ran = result.last_outcomes
-        failed = sum(1 for o in ran if o.status != "succeeded")
-        click.echo(f"ran {len(ran)} scheduled job(s), {failed} failed")
+        failed = sum(1 for o in ran if o.status not in ("succeeded", "partial"))
+        partial = sum(1 for o in ran if o.status == "partial")
+        click.echo(f"ran {len(ran)} scheduled job(s), {failed} failed, {partial} partial")
         if failed:  # cron-style callers see a failure in the exit code
             raise JobFailed(
                 f"{failed} of {len(ran)} scheduled jobs failed (see: fedscreen jobs list)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,10 +56,14 @@ class AgentClient:
         self.close()
 
     def _error(self, exc: grpc.RpcError, what: str) -> FedscreenError:
+        """AgentUnavailable when another attempt may succeed, JobFailed when it cannot."""
         code = exc.code()
         detail = exc.details() or code.name
-        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-            return AgentUnavailable(f"agent {self.entry.name}: {what}: {code.name}: {detail}")
+        hint = _retry_after(exc)
+        if code in _TRANSIENT or (code == grpc.StatusCode.RESOURCE_EXHAUSTED and hint):
+            return AgentUnavailable(
+                f"agent {self.entry.name}: {what}: {code.name}: {detail}", retry_after=hint
+            )
         return JobFailed(f"agent {self.entry.name} refused {what}: {code.name}: {detail}")
 
     def health(self, timeout: float = 5.0) -> str:
@@ -83,13 +88,18 @@ class AgentClient:
         job: Job,
         timeout: float,
         on_batch: Callable[[int], None] | None = None,
+        calls: LiveCalls | None = None,
     ) -> ScreenResult:
-        """Stream one job's flags; the deadline covers the whole stream."""
+        """Stream one job's flags; the deadline covers the whole stream. With `calls`, another
+        thread can cancel the stream (the job was cancelled, or another agent failed it)."""
         request = wire.screen_request(bundle, job)
         chunks: list[bytes] = []
         summary: Summary | None = None
+        stream = self.stub.Screen(request, timeout=timeout)
+        if calls is not None:
+            calls.add(stream)
         try:
-            for reply in self.stub.Screen(request, timeout=timeout):
+            for reply in stream:
                 if reply.HasField("batch"):
                     chunks.append(reply.batch.arrow_ipc)
                     if on_batch:
@@ -98,8 +108,11 @@ class AgentClient:
                     summary = wire.summary_from_pb(reply.summary)
         except grpc.RpcError as exc:
             raise self._error(exc, f"job {job.job_id}") from None
-        if summary is None:
-            raise JobFailed(f"agent {self.entry.name}: stream ended without a summary")
+        finally:
+            if calls is not None:
+                calls.discard(stream)
+        if summary is None:  # the stream was cut: the agent answers a re-send from its record
+            raise AgentUnavailable(f"agent {self.entry.name}: stream ended without a summary")
         table = wire.concat_ipc(chunks) if chunks else pa.table({})
         if table.num_rows != summary.rows_out:
             raise JobFailed(
@@ -133,6 +146,49 @@ class AgentClient:
             ]
         except grpc.RpcError as exc:
             raise self._error(exc, "Audit") from None
+
+
+_TRANSIENT = (
+    grpc.StatusCode.UNAVAILABLE,  # down, restarting, draining, connection cut
+    grpc.StatusCode.DEADLINE_EXCEEDED,  # slow: worth another try while the job has time
+    grpc.StatusCode.ABORTED,
+)
+
+
+def _retry_after(exc: grpc.RpcError) -> float | None:
+    """The agent's retry hint (RESOURCE_EXHAUSTED for load or its minimum interval)."""
+    try:
+        metadata = dict(exc.trailing_metadata() or ())  # type: ignore[attr-defined]
+        return float(metadata["retry-after-seconds"])
+    except (AttributeError, KeyError, TypeError, ValueError):
+        return None
+
+
+class LiveCalls:
+    """The streams of one job that are in flight, so they can be cancelled together."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls: set[grpc.Future] = set()
+        self.cancelled = threading.Event()
+
+    def add(self, call: grpc.Future) -> None:
+        with self._lock:
+            self._calls.add(call)
+            late = self.cancelled.is_set()
+        if late:
+            call.cancel()
+
+    def discard(self, call: grpc.Future) -> None:
+        with self._lock:
+            self._calls.discard(call)
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled.set()
+            calls = list(self._calls)
+        for call in calls:
+            call.cancel()
 
 
 _RESOLVE_ERRORS: dict[grpc.StatusCode, type[ResolveError]] = {

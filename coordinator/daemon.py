@@ -28,7 +28,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from coordinator.run import load_bundle, run_model
+from coordinator.registry import Registry
+from coordinator.run import load_bundle, resume_job, run_model
 from coordinator.schedules import Schedule, due_tick, load_schedules, next_tick, write_atomic
 from coordinator.state import State
 from fedscreen.errors import ConfigError, FedscreenError
@@ -37,7 +38,8 @@ from fedscreen.signals import wait_for
 log = logging.getLogger("fedscreen.coordinator.daemon")
 
 Clock = Callable[[], datetime]
-RunJob = Callable[[State, Schedule], str]  # returns the job id; raises FedscreenError
+# (state, schedule, tick) -> (job id, status, message); raises FedscreenError when it fails
+RunJob = Callable[[State, Schedule, datetime], tuple[str, str, str]]
 MAX_SLEEP = 30.0  # re-read schedules.toml at least this often, so `schedule add` takes effect
 
 
@@ -113,21 +115,37 @@ def _last_tick(record: dict[str, Any] | None) -> datetime | None:
 
 
 # --- running ------------------------------------------------------------------------------
-def model_runner(models_dir: Path) -> RunJob:
-    """The real job: sign (or load) the bundle and run it on the federation."""
+def tick_job_id(schedule: Schedule, tick: datetime) -> str:
+    """One job id per schedule tick: a daemon killed mid-job resumes that job on restart."""
+    return f"{schedule.name}-{tick.astimezone(UTC):%Y%m%dT%H%MZ}"
 
-    def run(state: State, schedule: Schedule) -> str:
-        data, verified = load_bundle(state, schedule.model, models_dir)
-        report = run_model(
-            state,
-            data,
-            verified,
-            schedule.run_params(),
-            campaign=schedule.campaign,
-            timeout=schedule.deadline_seconds,
-            requested_by=f"schedule:{schedule.name}",
-        )
-        return report.job_id
+
+def model_runner(models_dir: Path) -> RunJob:
+    """The real job: sign (or load) the bundle and run it on the federation.
+
+    The tick's job may already be recorded: the daemon was killed while it ran. It is then
+    resumed under the same id with the bundle it sent; agents that answered before reply
+    from their record, and its leads are upserted, so none is doubled or lost."""
+
+    def run(state: State, schedule: Schedule, tick: datetime) -> tuple[str, str, str]:
+        job_id = tick_job_id(schedule, tick)
+        if Registry(state.registry).job(job_id) is not None:
+            log.info("job %s was interrupted: resuming it", job_id)
+            report = resume_job(state, job_id, timeout=schedule.deadline_seconds)
+        else:
+            data, verified = load_bundle(state, schedule.model, models_dir)
+            report = run_model(
+                state,
+                data,
+                verified,
+                schedule.run_params(),
+                campaign=schedule.campaign,
+                timeout=schedule.deadline_seconds,
+                requested_by=f"schedule:{schedule.name}",
+                targets=list(schedule.agents) or None,
+                job_id=job_id,
+            )
+        return report.job_id, report.status, report.message
 
     return run
 
@@ -136,7 +154,7 @@ def model_runner(models_dir: Path) -> RunJob:
 class Outcome:
     schedule: str
     tick: datetime
-    status: str  # succeeded | failed
+    status: str  # succeeded | partial | failed
     job_id: str | None
     message: str = ""
 
@@ -180,15 +198,18 @@ class Daemon:
             tick.isoformat(),
         )
         try:
-            job_id = self.run(self.state, schedule)
+            job_id, status, message = self.run(self.state, schedule, tick)
         except FedscreenError as exc:
             log.error("job failed: schedule %s: %s", schedule.name, exc.message)
             return Outcome(schedule.name, tick, "failed", None, exc.message)
         except Exception as exc:  # a bug in one job must not take the service down
             log.exception("job crashed: schedule %s", schedule.name)
             return Outcome(schedule.name, tick, "failed", None, f"internal error: {exc!r}")
-        log.info("job succeeded: schedule %s, job %s", schedule.name, job_id)
-        return Outcome(schedule.name, tick, "succeeded", job_id)
+        if status != "succeeded":
+            log.warning("job %s: schedule %s, job %s: %s", status, schedule.name, job_id, message)
+        else:
+            log.info("job succeeded: schedule %s, job %s", schedule.name, job_id)
+        return Outcome(schedule.name, tick, status, job_id, message)
 
     def seconds_to_next(self) -> float:
         now = self.clock()

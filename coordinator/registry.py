@@ -11,6 +11,8 @@ transaction, so two analysts working the same lead cannot interleave, and a refu
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -50,6 +52,20 @@ CREATE INDEX IF NOT EXISTS lead_events_lead ON lead_events (lead_id);
 
 # Columns the lifecycle added to `leads`; registries written before it get them by ALTER TABLE.
 LIFECYCLE_COLUMNS = ("unit", "assignee", "verdict", "verdict_reason", "disposition", "updated_at")
+# Columns fault-tolerant jobs added to `jobs` (who runs it, retries, cancellation), likewise.
+JOB_COLUMNS = {
+    "owner": "TEXT",  # host:pid of the process running it
+    "heartbeat_at": "TEXT",  # refreshed while it runs; a stale one means the runner died
+    "attempts": "INTEGER NOT NULL DEFAULT 1",  # 1 + times it was resumed or retried
+    "missing": "TEXT",  # JSON list of agents that never answered (a partial job)
+    "cancel_requested": "TEXT",  # who asked, and when
+    "requested_by": "TEXT",
+    "request_params": "TEXT",  # the parameters as asked (agents fingerprint these), JSON
+    "targets": "TEXT",  # JSON list of agent names, or NULL for every registered agent
+    "deadline_seconds": "REAL",
+}
+STALE_SECONDS = 90  # a running job without a heartbeat for this long was interrupted
+FINISHED = ("succeeded", "partial", "failed", "cancelled")
 
 FOUND_BY = "fedscreen"  # the actor of "found" events: the screening job, not a person
 
@@ -167,6 +183,10 @@ class Registry:
             for column in LIFECYCLE_COLUMNS:
                 if column not in present:
                     con.execute(f"ALTER TABLE leads ADD COLUMN {column} TEXT")
+            present = {row[1] for row in con.execute("PRAGMA table_info(jobs)")}
+            for column, decl in JOB_COLUMNS.items():
+                if column not in present:
+                    con.execute(f"ALTER TABLE jobs ADD COLUMN {column} {decl}")
             if not had_events:  # leads found before history existed get their "found" row
                 con.execute(
                     "INSERT INTO lead_events (lead_id, at, actor, action, from_state, to_state,"
@@ -185,16 +205,85 @@ class Registry:
         campaign: str,
         params: dict[str, int | float],
         titles: tuple[str, str],
-    ) -> None:
+        *,
+        owner: str = "",
+        requested_by: str = "",
+        targets: list[str] | None = None,
+        deadline_seconds: float | None = None,
+        request_params: dict[str, str] | None = None,
+    ) -> int:
+        """Record a job as running; a known job id is resumed (attempts + 1), never doubled.
+
+        Returns the attempt number."""
+        now = _now()
         with self._write() as con:
             con.execute(
                 "INSERT OR IGNORE INTO models VALUES (?, ?, ?, ?)", (model, version, *titles)
             )
+            found = con.execute(
+                "SELECT attempts, digest FROM jobs WHERE job_id=?", (job_id,)
+            ).fetchone()
+            if found is None:
+                con.execute(
+                    "INSERT INTO jobs (job_id, model, version, digest, campaign, params,"
+                    " started_at, status, owner, heartbeat_at, attempts, requested_by, targets,"
+                    " deadline_seconds, request_params)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, 1, ?, ?, ?, ?)",
+                    (
+                        job_id, model, version, digest, campaign, json.dumps(params), now,
+                        owner, now, requested_by, json.dumps(targets), deadline_seconds,
+                        json.dumps(request_params or {}),
+                    ),
+                )  # fmt: skip
+                return 1
+            if found[1] != digest:
+                raise UsageError(f"job {job_id} ran another bundle; it cannot resume with this one")
             con.execute(
-                "INSERT INTO jobs (job_id, model, version, digest, campaign, params, started_at,"
-                " status) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
-                (job_id, model, version, digest, campaign, json.dumps(params), _now()),
+                "UPDATE jobs SET status='running', finished_at=NULL, message=NULL, owner=?,"
+                " heartbeat_at=?, attempts=attempts+1, cancel_requested=NULL, missing=NULL"
+                " WHERE job_id=?",
+                (owner, now, job_id),
             )
+            return int(found[0] or 1) + 1
+
+    def job(self, job_id: str) -> dict[str, object] | None:
+        with self._conn() as con:
+            con.row_factory = sqlite3.Row
+            row = con.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+        return dict(row) if row else None
+
+    def heartbeat(self, job_id: str) -> bool:
+        """Mark the job alive; True if someone asked to cancel it."""
+        with self._write() as con:
+            con.execute("UPDATE jobs SET heartbeat_at=? WHERE job_id=?", (_now(), job_id))
+            row = con.execute(
+                "SELECT cancel_requested FROM jobs WHERE job_id=?", (job_id,)
+            ).fetchone()
+        return bool(row and row[0])
+
+    def request_cancel(self, job_id: str, who: str, now: datetime | None = None) -> str:
+        """Ask the runner of a running job to stop it; an interrupted one is closed at once.
+
+        Returns the job's status after the request."""
+        now = now or datetime.now(UTC)
+        with self._write() as con:
+            con.row_factory = sqlite3.Row
+            row = con.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
+            if row is None:
+                raise UsageError(f"unknown job {job_id!r} (see: fedscreen jobs list)")
+            status = effective_status(dict(row), now)
+            if status in FINISHED:
+                raise UsageError(f"job {job_id} has already ended ({status}); nothing to cancel")
+            stamp = f"{who} at {now.isoformat(timespec='seconds')}"
+            if status == "interrupted":  # nobody runs it: close it here
+                con.execute(
+                    "UPDATE jobs SET status='cancelled', finished_at=?, cancel_requested=?,"
+                    " message=? WHERE job_id=?",
+                    (_now(), stamp, f"cancelled by {who} after it was interrupted", job_id),
+                )
+                return "cancelled"
+            con.execute("UPDATE jobs SET cancel_requested=? WHERE job_id=?", (stamp, job_id))
+            return "cancelling"
 
     def finish_job(
         self,
@@ -204,13 +293,17 @@ class Registry:
         agents: object = None,
         leads: int = 0,
         new_leads: int = 0,
+        missing: list[str] | None = None,
     ) -> None:
         with self._write() as con:
             con.execute(
                 "UPDATE jobs SET finished_at=?, status=?, message=?, agents=?, leads=?,"
-                " new_leads=? WHERE job_id=?",
-                (_now(), status, message, json.dumps(agents), leads, new_leads, job_id),
-            )
+                " new_leads=?, missing=? WHERE job_id=?",
+                (
+                    _now(), status, message, json.dumps(agents), leads, new_leads,
+                    json.dumps(missing or []), job_id,
+                ),
+            )  # fmt: skip
 
     def jobs(self) -> list[dict[str, object]]:
         with self._conn() as con:
@@ -350,6 +443,30 @@ def _unknown(lead_id: str) -> UnknownLead:
     return UnknownLead(f"unknown lead {lead_id[:40]!r} (see: fedscreen leads list)")
 
 
+def effective_status(job: dict[str, object], now: datetime) -> str:
+    """A job's status, where a `running` job whose runner is gone is `interrupted`: its
+    process no longer exists on this host, or (another host) it stopped beating."""
+    status = str(job["status"])
+    if status != "running":
+        return status
+    host, _, pid = str(job.get("owner") or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+        return "interrupted"
+    beat = job.get("heartbeat_at") or job.get("started_at")
+    age = (now - datetime.fromisoformat(str(beat))).total_seconds()
+    return "interrupted" if age > STALE_SECONDS else status
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
+
+
 def _has_table(con: sqlite3.Connection, name: str) -> bool:
     found = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
     return found.fetchone() is not None
@@ -359,7 +476,8 @@ def _needs_migration(con: sqlite3.Connection) -> bool:
     if not _has_table(con, "lead_events") or not _has_table(con, "jobs"):
         return True
     present = {row[1] for row in con.execute("PRAGMA table_info(leads)")}
-    return not present.issuperset(LIFECYCLE_COLUMNS)
+    jobs = {row[1] for row in con.execute("PRAGMA table_info(jobs)")}
+    return not present.issuperset(LIFECYCLE_COLUMNS) or not jobs.issuperset(JOB_COLUMNS)
 
 
 def _insert_event(

@@ -4,7 +4,8 @@
     cron = "0 2 * * *"                  # five fields, UTC
     model = "fake_labour_litigation"    # a model name under models/, a folder or a .fsb
     campaign = "2026-q4"                # optional; default: the model's name
-    deadline_seconds = 600              # optional; the job's timeout
+    deadline_seconds = 600              # optional; the job's deadline, retries included
+    agents = ["court-sh", "hrss-sh"]    # optional; only these agents (default: every one)
     added_at = 2026-11-22T15:00:00Z     # written by `schedule add`; no tick before it is due
     [schedules.nightly-labour.params]
     min_suits = 6
@@ -31,7 +32,7 @@ from croniter import croniter
 from fedscreen.errors import ConfigError, UsageError
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,62}$")
-_KEYS = {"cron", "model", "params", "campaign", "deadline_seconds", "added_at"}
+_KEYS = {"cron", "model", "params", "campaign", "deadline_seconds", "added_at", "agents"}
 DEFAULT_DEADLINE = 600.0
 ParamValue = int | float | str
 
@@ -45,6 +46,7 @@ class Schedule:
     campaign: str | None = None
     deadline_seconds: float = DEFAULT_DEADLINE
     added_at: datetime | None = None
+    agents: tuple[str, ...] = ()  # target agents; empty: every registered agent of its roles
 
     def run_params(self) -> dict[str, str]:
         """Parameters as run_model takes them (strings, checked against the signed bounds)."""
@@ -98,6 +100,11 @@ def _schedule(name: str, spec: Any, source: str) -> Schedule:
     added = spec.get("added_at")
     if added is not None and not isinstance(added, datetime):
         raise ConfigError(f"{where}.added_at must be a TOML date-time")
+    agents = spec.get("agents", [])
+    if not isinstance(agents, list) or not all(isinstance(a, str) and a.strip() for a in agents):
+        raise ConfigError(f"{where}.agents must be a list of agent names")
+    if len(set(agents)) != len(agents):
+        raise ConfigError(f"{where}.agents names an agent twice")
     return Schedule(
         name,
         check_cron(spec["cron"], f"{where}.cron"),
@@ -106,6 +113,7 @@ def _schedule(name: str, spec: Any, source: str) -> Schedule:
         campaign,
         float(deadline),
         _utc(added) if added is not None else None,
+        tuple(a.strip() for a in agents),
     )
 
 
@@ -143,6 +151,8 @@ def dump_schedules(schedules: list[Schedule]) -> str:
         lines.append(f"deadline_seconds = {s.deadline_seconds!r}")
         if s.added_at is not None:
             lines.append(f"added_at = {_utc(s.added_at).isoformat(timespec='seconds')}")
+        if s.agents:
+            lines.append(f"agents = {json.dumps(list(s.agents), ensure_ascii=False)}")
         if s.params:
             lines.append(f"[schedules.{s.name}.params]")
             lines += [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in sorted(s.params.items())]

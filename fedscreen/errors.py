@@ -209,6 +209,12 @@ class AgentUnavailable(FedscreenError):
         self.retry_after = retry_after
 
 
+class JobPartial(FedscreenError):
+    """The job ended with agents missing (its leads recorded or withheld, as its model says)."""
+
+    exit_code = 13
+
+
 class JobStopped(FedscreenError):
     """An analyst cancelled the job (fedscreen jobs cancel); its calls were cancelled too."""
 

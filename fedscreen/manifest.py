@@ -97,6 +97,11 @@ class Role:
     outputs: tuple[Output, ...]
     candidates: tuple[Candidate, ...] = ()
     disclose: tuple[Disclosure, ...] = ()
+    # If some of this role's agents do not answer within a job's deadline: "combine" the
+    # leads without them (its flags only add evidence or leads: fewer leads, never wrong
+    # ones), or "withhold" every lead of the job (its flags exclude: a missing answer would
+    # turn into false leads). Deny by default.
+    when_missing: str = "withhold"
 
     def disclosure(self, column: str) -> Disclosure | None:
         return next((d for d in self.disclose if d.column == column), None)
@@ -179,6 +184,15 @@ def _render(template: str, flags: dict[str, object], yes_no: tuple[str, str]) ->
         return str(v)
 
     return template.format_map(_Flags({k: show(v) for k, v in flags.items()}))
+
+
+WHEN_MISSING = ("combine", "withhold")
+
+
+def _when_missing(value: Any, where: str) -> str:
+    if value not in WHEN_MISSING:
+        raise ManifestError(f"{where}.when_missing must be one of {', '.join(WHEN_MISSING)}")
+    return str(value)
 
 
 def _candidates(spec: Any, where: str) -> tuple[Candidate, ...]:
@@ -332,6 +346,7 @@ def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
                 outputs=tuple(_output(n, s, f"{where}.outputs") for n, s in outputs.items()),
                 candidates=_candidates(spec.get("candidates"), where),
                 disclose=_disclose(spec.get("disclose"), where),
+                when_missing=_when_missing(spec.get("when_missing", "withhold"), where),
             )
         )
     _check_candidates(roles, source)

@@ -35,11 +35,11 @@ class FakeJobs:
         self.calls: list[str] = []
         self.failing = failing or {}
 
-    def __call__(self, state: State, schedule: Schedule) -> str:
+    def __call__(self, state: State, schedule: Schedule, tick: datetime) -> tuple[str, str, str]:
         self.calls.append(schedule.name)
         if schedule.name in self.failing:
             raise self.failing[schedule.name]
-        return f"job-{schedule.name}-{len(self.calls)}"
+        return daemon.tick_job_id(schedule, tick), "succeeded", ""
 
 
 @pytest.fixture()
@@ -84,7 +84,7 @@ def test_once_runs_due_jobs_and_records_the_tick(state: State) -> None:
     runs = _runs(state)
     assert runs["a"]["tick"] == "2026-03-05T02:00:00+00:00"
     assert runs["a"]["last_run"] == "2026-03-05T02:00:30+00:00"
-    assert runs["a"]["status"] == "succeeded" and runs["a"]["job_id"] == "job-a-1"
+    assert runs["a"]["status"] == "succeeded" and runs["a"]["job_id"] == "a-20260305T0200Z"
     clock.now += timedelta(minutes=5)
     daemon.serve(state, jobs, once=True, clock=clock)
     assert jobs.calls == ["a", "b"]  # same tick: nothing runs again
@@ -121,10 +121,12 @@ def test_sigterm_stops_the_loop_between_jobs(state: State) -> None:
     _add(state, "a", "b")
     calls: list[str] = []
 
-    def job_that_gets_terminated(st: State, schedule: Schedule) -> str:
+    def job_that_gets_terminated(
+        st: State, schedule: Schedule, tick: datetime
+    ) -> tuple[str, str, str]:
         calls.append(schedule.name)
         os.kill(os.getpid(), signal.SIGTERM)  # arrives mid-job
-        return "job-1"
+        return "job-1", "succeeded", ""
 
     before = signal.getsignal(signal.SIGTERM)
     result = daemon.serve(state, job_that_gets_terminated, once=False, clock=Clock(T0))

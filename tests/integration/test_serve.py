@@ -1,16 +1,27 @@
-"""`fedscreen serve --once` against real agents: a due schedule runs, its job is listed with
-leads, and an immediate second pass does not run it again."""
+"""`fedscreen serve` against real agents: a due schedule runs, its job is listed with leads,
+an immediate second pass does not run it again, and a daemon killed mid-job resumes it."""
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from agent.approvals import Approvals
+from agent.audit import read_entries
 from coordinator import daemon
 from coordinator.cli import main
+from coordinator.federation import Federation, write_agent_config
+from coordinator.registry import Registry
+from coordinator.run import run_model
 from coordinator.schedules import Schedule, add_schedule, remove_schedule
 from tests.integration.conftest import MODEL, Fed
 
@@ -62,3 +73,82 @@ def test_serve_once_runs_a_due_schedule_once(
         assert '"min_suits": 6' in shown
     finally:
         remove_schedule(path, "serve-test")
+
+
+def _campaign_leads(fed: Fed, campaign: str) -> list[str]:
+    with sqlite3.connect(fed.state.registry) as con:
+        rows = con.execute("SELECT lead_id FROM leads WHERE campaign=?", (campaign,)).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+def test_a_daemon_killed_mid_job_resumes_it_on_restart_without_doubling_or_losing_leads(
+    fed: Fed, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
+    campaign = "serve-resume"
+    bundle = tmp_path / f"{MODEL}.fsb"
+    bundle.write_bytes(fed.bundle)
+    before = run_model(fed.state, fed.bundle, fed.verified, {}, campaign)  # leads on record
+    recorded = _campaign_leads(fed, campaign)
+    assert len(recorded) == len(before.leads) > 0
+
+    # A second court that is down: the daemon's job keeps retrying it when we kill the daemon.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fed.state.add_agent("t-late", f"127.0.0.1:{port}", "court")
+    tick = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
+    entry = Schedule(
+        "resume-test", f"{tick.minute} {tick.hour} * * *", str(bundle), {}, campaign, 120.0,
+        tick - timedelta(days=1), ("t-court", "t-hrss", "t-social-security",
+                                   "t-market-regulation", "t-late"),
+    )  # fmt: skip
+    path = daemon.schedules_file(fed.state)
+    add_schedule(path, entry)
+    job_id = daemon.tick_job_id(entry, tick)
+    court_audit = fed.configs["court"].parent / "state" / "audit.jsonl"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FEDSCREEN_")}
+    argv = [sys.executable, "-c", "from coordinator.cli import main; raise SystemExit(main())"]
+    proc = subprocess.Popen(
+        [*argv, "serve", "--state", str(fed.state.root)],
+        env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "serve.log").open("w"),
+    )  # fmt: skip
+    try:
+        # Wait until the real agents have answered this job: only t-late is outstanding.
+        deadline = time.monotonic() + 60
+        while not any(
+            e.get("job_id") == job_id and e["outcome"] == "ok" for e in read_entries(court_audit)
+        ):
+            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert time.monotonic() < deadline, "the scheduled job never reached t-court"
+            time.sleep(0.05)
+        proc.kill()  # SIGKILL, mid-job
+        assert proc.wait() == -9
+        job = Registry(fed.state.registry).job(job_id)
+        assert job is not None and job["status"] == "running"  # no runner finished it
+
+        # The late court comes up; the daemon restarts and resumes the same job.
+        config = write_agent_config(
+            fed.state, fed.root / "agents", "t-late", "court", fed.data, fed.secret,
+            listen=f"127.0.0.1:{port}",
+        )  # fmt: skip
+        fed.approve("court", fed.verified)  # t-court's approvals file: approve at t-late too
+        m = fed.verified.manifest
+        Approvals(config.parent / "state" / "approvals.json").approve(
+            fed.verified.digest, m.name, m.version, "test"
+        )
+        with Federation(fed.state) as federation:
+            federation.start_agent("t-late", "court", config)
+            capsys.readouterr()
+            assert main(["--state", str(fed.state.root), "serve", "--once"]) == 0
+            assert "ran 1 scheduled job(s), 0 failed, 0 partial" in capsys.readouterr().out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        remove_schedule(path, "resume-test")
+        fed.state.remove_agent("t-late")
+    job = Registry(fed.state.registry).job(job_id)
+    assert job is not None and (job["status"], job["attempts"]) == ("succeeded", 2)
+    assert _campaign_leads(fed, campaign) == recorded  # none doubled, none lost
+    outcomes = [e["outcome"] for e in read_entries(court_audit) if e.get("job_id") == job_id]
+    assert outcomes == ["ok", "replayed"]  # the resumed job did not run again at t-court
