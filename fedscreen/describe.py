@@ -61,6 +61,11 @@ def describe_bundle(bundle: VerifiedBundle, role: str | None = None, with_sql: b
                 f"  on a signed request for one lead, may reveal from {d.dataset} "
                 f"(rows whose {d.source_column} matches {d.column}): {', '.join(d.fields)}"
             )
+        lines.append(
+            "  if one of its agents does not answer: leads are combined without it"
+            if r.when_missing == "combine"
+            else "  if one of its agents does not answer: the job's leads are withheld"
+        )
         if with_sql:
             lines.append(f"  SQL ({r.sql_file}):")
             lines.extend("    " + line for line in bundle.text(r.sql_file).rstrip().splitlines())

@@ -142,3 +142,11 @@ def test_sleep_is_until_the_next_tick_capped(state: State) -> None:
     assert d.seconds_to_next() == pytest.approx(10.5)
     d.clock = Clock(datetime(2026, 3, 5, 2, 0, 1, tzinfo=UTC))
     assert d.seconds_to_next() == daemon.MAX_SLEEP
+
+
+def test_serve_takes_the_state_dir_as_its_own_option_too(
+    state: State, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["serve", "--state", str(state.root), "--once"]) == 0
+    assert "ran 0 scheduled job(s), 0 failed, 0 partial" in capsys.readouterr().out
+    assert daemon.lock_file(state).exists()  # it locked this state dir, not another

@@ -434,6 +434,11 @@ def test_inspection_shows_look_ups_and_what_resolution_may_reveal() -> None:
     text = describe_bundle(labour, role="court")
     assert "may reveal from labour_cases" in text and "case_no" in text
     assert "role hrss" not in text
+    assert "does not answer: leads are combined without it" in text
+    arrears = verify_bundle(
+        sign_bundle(root / "wage_arrears_support", key, "t", now=now), trusted, now=now
+    )
+    assert "does not answer: the job's leads are withheld" in describe_bundle(arrears, "court")
     staged = verify_bundle(
         sign_bundle(root / "housing_fund_feigned_poverty", key, "t", now=now), trusted, now=now
     )

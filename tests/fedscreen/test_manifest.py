@@ -49,3 +49,15 @@ def test_unknown_output_types_are_refused() -> None:
     text = (MODELS / "fake_labour_litigation" / "model.toml").read_text()
     with pytest.raises(ManifestError, match="unknown output type 'text'"):
         parse_manifest(text.replace('region = "region"', 'region = "text"', 1))
+
+
+def test_when_missing_says_whether_a_partial_job_may_combine_and_defaults_to_withhold() -> None:
+    text = (MODELS / "fake_labour_litigation" / "model.toml").read_text()
+    assert load_manifest(MODELS / "wage_arrears_support").role("court").when_missing == (
+        "withhold"  # the workers who sued are excluded: a missing court makes false leads
+    )
+    assert parse_manifest(text).role("hrss").when_missing == "combine"
+    dropped = text.replace('when_missing = "combine"', "", 1)
+    assert parse_manifest(dropped).role("court").when_missing == "withhold"
+    with pytest.raises(ManifestError, match=r"roles.court.when_missing must be one of combine"):
+        parse_manifest(text.replace('when_missing = "combine"', 'when_missing = "maybe"', 1))
