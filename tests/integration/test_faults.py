@@ -136,12 +136,20 @@ def test_an_agent_killed_mid_stream_is_retried_and_answers_from_its_record(
 
 
 def test_an_agent_down_for_the_whole_deadline_makes_the_job_partial_naming_it(
-    fed: Fed, capsys: pytest.CaptureFixture[str]
+    fed: Fed, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
+    bundle = tmp_path / "labour.fsb"
+    bundle.write_bytes(fed.bundle)
     with ghost(fed, "t-ghost-court"):
         report = run_model(
             fed.state, fed.bundle, fed.verified, {}, "faults-partial", timeout=6, backoff=FAST
         )
+        # the command line says so in its exit code, for scripts and cron
+        argv = ["--state", str(fed.state.root), "run", str(bundle), "--timeout", "3"]
+        capsys.readouterr()
+        assert main([*argv, "--campaign", "faults-partial"]) == 13
+        err = capsys.readouterr().err
+        assert "is partial: agents missing: t-ghost-court (court)" in err
     assert report.status == "partial"
     assert list(report.missing) == ["t-ghost-court"]
     assert report.attempts["t-ghost-court"] >= 3  # retried, with backoff, until the deadline
