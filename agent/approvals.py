@@ -7,12 +7,12 @@ A trusted signature alone is not enough to run (MISSION.md, privacy contract 6: 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from fedscreen.errors import ConfigError, NotApproved
+from fedscreen.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,6 @@ class Approvals:
         return approval
 
     def _write(self, approvals: dict[str, Approval]) -> None:
-        # Write-then-rename so a crash never leaves a half-written approvals file.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
         doc = {
             a.digest: {
                 "model": a.model,
@@ -74,5 +71,4 @@ class Approvals:
             }
             for a in approvals.values()
         }
-        tmp.write_text(json.dumps(doc, indent=2, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(doc, indent=2, sort_keys=True))

@@ -37,6 +37,7 @@ from fedscreen.auditchain import line_hash as _sha
 from fedscreen.auditchain import parse_line as _parse_shared
 from fedscreen.bundle import canonical_json
 from fedscreen.errors import AuditChainBroken
+from fedscreen.files import write_atomic
 
 __all__ = [
     "GENESIS",
@@ -76,7 +77,7 @@ class AuditLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._clock = clock or (lambda: datetime.now(UTC))
         self._lock = threading.Lock()
-        self._observers = list(observers)
+        self._observers = tuple(observers)
         # Read the tail now so a garbled log is refused at start-up, not at the first event.
         if self.path.exists():
             with self.path.open("rb") as fh:
@@ -105,11 +106,8 @@ class AuditLog:
         self._notify(event, fields)  # outside the lock: a slow observer never holds up writers
         return entry
 
-    def add_observer(self, observer: Observer) -> None:
-        self._observers.append(observer)
-
     def _notify(self, event: str, fields: Mapping[str, Any]) -> None:
-        for observer in tuple(self._observers):
+        for observer in self._observers:
             try:
                 observer(event, fields)
             except Exception as exc:  # the entry is written; a counter must not undo that
@@ -137,14 +135,7 @@ def _tail(fh: Any, path: Path) -> tuple[int, str]:
 
 
 def _write_head(path: Path, seq: int, digest: str) -> None:
-    # Write-then-rename so a crash leaves the old head or the new one, never half of either.
-    head = head_path(path)
-    tmp = head.with_name(head.name + ".tmp")
-    with tmp.open("wb") as fh:
-        fh.write(canonical_json({"seq": seq, "sha256": digest}) + b"\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, head)
+    write_atomic(head_path(path), canonical_json({"seq": seq, "sha256": digest}) + b"\n")
 
 
 def _parse_line(line: bytes, number: int, path: Path) -> dict[str, Any]:

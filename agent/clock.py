@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from fedscreen.files import write_atomic
 
 FILENAME = "clock.json"
 LOG_WARNING_SECONDS = 30.0  # beyond this every request logs a WARNING; doctor fails beyond 5 s
@@ -28,19 +28,10 @@ class Observation:
 
 
 def record_skew(state_dir: Path, sent_at: float, received_at: float) -> Observation:
-    """Replace the stored observation (write-then-rename: readers never see half a file)."""
+    """Replace the stored observation; concurrent jobs may record at once: the last one wins."""
     obs = Observation(round(received_at - sent_at, 3), datetime.fromtimestamp(received_at, UTC))
     doc = {"skew_seconds": obs.skew_seconds, "observed_at": obs.observed_at.isoformat()}
-    state_dir.mkdir(parents=True, exist_ok=True)
-    # A unique temporary name: concurrent jobs may record at once; the last rename wins.
-    fd, tmp = tempfile.mkstemp(dir=state_dir, prefix=".clock-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f)
-        os.replace(tmp, state_dir / FILENAME)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(state_dir / FILENAME, json.dumps(doc))
     return obs
 
 

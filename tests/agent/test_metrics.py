@@ -135,8 +135,10 @@ def test_the_audit_log_feeds_its_observers_after_writing(tmp_path: Path) -> None
     m = Metrics()
     seen: list[tuple[str, int]] = []
     path = tmp_path / "audit.jsonl"
-    log = AuditLog(path, observers=(m.observe,))
-    log.add_observer(lambda event, _fields: seen.append((event, len(read_entries(path)))))
+    log = AuditLog(
+        path,
+        observers=(m.observe, lambda event, _: seen.append((event, len(read_entries(path))))),
+    )
     log.append("screen", job_id="j-1", **OK, seconds=0.2)
     assert seen == [("screen", 1)]  # the line was on disk when the observer ran
     assert value(m, "fedscreen_agent_flags_sent_total", model=OK["model"]) == 7
