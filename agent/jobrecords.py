@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.ipc as ipc
 
+from fedscreen.files import write_atomic
 from fedscreen.jobs import Job, Summary
 
 _META = b"fedscreen.job_record"
@@ -45,12 +45,19 @@ def fingerprint(bundle_digest: str, job: Job) -> str:
 
 
 @dataclass(frozen=True)
-class Recorded:
-    fingerprint: str
-    recorded_at: datetime
+class Outcome:
+    """A finished, guarded result ready to stream, and what a record keeps of a job."""
+
     table: pa.Table
     summary: Summary
     params: dict[str, int | float]
+
+
+@dataclass(frozen=True)
+class Recorded:
+    fingerprint: str
+    recorded_at: datetime
+    outcome: Outcome
 
 
 class JobRecords:
@@ -76,37 +83,25 @@ class JobRecords:
         if now - recorded_at > self.keep:
             file.unlink(missing_ok=True)
             return None
-        return Recorded(
-            meta["fingerprint"],
-            recorded_at,
-            table.replace_schema_metadata(None),
-            Summary(**meta["summary"]),
-            meta["params"],
+        outcome = Outcome(
+            table.replace_schema_metadata(None), Summary(**meta["summary"]), meta["params"]
         )
+        return Recorded(meta["fingerprint"], recorded_at, outcome)
 
-    def put(
-        self,
-        fingerprint: str,
-        table: pa.Table,
-        summary: Summary,
-        params: dict[str, int | float],
-        now: datetime,
-    ) -> None:
+    def put(self, fingerprint: str, outcome: Outcome, now: datetime) -> None:
         """Write atomically: a crash leaves the old state or the whole record, never half."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         meta = {
-            "job_id": summary.job_id,
+            "job_id": outcome.summary.job_id,
             "fingerprint": fingerprint,
             "recorded_at": now.isoformat(),
-            "summary": asdict(summary),
-            "params": params,
+            "summary": asdict(outcome.summary),
+            "params": outcome.params,
         }
-        stamped = table.replace_schema_metadata({_META: json.dumps(meta)})
-        file = self._file(summary.job_id)
-        tmp = file.with_suffix(".tmp")
-        with pa.OSFile(str(tmp), "wb") as sink, ipc.new_file(sink, stamped.schema) as writer:
+        stamped = outcome.table.replace_schema_metadata({_META: json.dumps(meta)})
+        sink = pa.BufferOutputStream()
+        with ipc.new_file(sink, stamped.schema) as writer:
             writer.write_table(stamped)
-        os.replace(tmp, file)
+        write_atomic(self._file(outcome.summary.job_id), sink.getvalue().to_pybytes())
 
     def purge(self, now: datetime) -> int:
         """Delete records older than the retention; returns how many went."""

@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
-
-import pyarrow as pa
 
 from agent.admission import Gate, JobHandle
 from agent.approvals import Approvals
 from agent.audit import AuditLog
 from agent.config import AgentSettings, read_secret
 from agent.guard import enforce_caps
-from agent.jobrecords import JobRecords, fingerprint
+from agent.jobrecords import JobRecords, Outcome, fingerprint
 from agent.reident import Ledger, Resolver
 from fedscreen import keys as signing_keys
 from fedscreen.bundle import VerifiedBundle, verify_bundle
@@ -38,15 +35,6 @@ from fedscreen.errors import (
 )
 from fedscreen.jobs import Job, Summary
 from fedscreen.tokens import TokenKeys
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A finished, guarded result ready to stream."""
-
-    table: pa.Table
-    summary: Summary
-    params: dict[str, int | float]
 
 
 class Screener:
@@ -121,7 +109,7 @@ class Screener:
             )
             self.ledger.purge(now, self.settings.reident.retention_days)
             outcome.summary.seconds = time.monotonic() - started
-            self.records.put(asked, outcome.table, outcome.summary, outcome.params, now)
+            self.records.put(asked, outcome, now)
             self.records.purge(now)
         except FedscreenError as exc:
             stopped = exc.outcome if isinstance(exc, JobCancelled) else "refused"
@@ -155,15 +143,16 @@ class Screener:
                 f"job id {job.job_id} was already used here for a different request "
                 "(model, campaign, parameters or candidates differ); use a new job id"
             )
+        outcome = recorded.outcome
         record.update(
             outcome="replayed",
             recorded_at=recorded.recorded_at.isoformat(timespec="seconds"),
-            params=recorded.params,
-            rows_in=recorded.summary.rows_in,
-            rows_out=recorded.summary.rows_out,
+            params=outcome.params,
+            rows_in=outcome.summary.rows_in,
+            rows_out=outcome.summary.rows_out,
         )
         self.audit.append("screen", **record)
-        return Outcome(recorded.table, recorded.summary, recorded.params)
+        return outcome
 
     def _run(
         self, verified: VerifiedBundle, job: Job, deadline_s: float | None, handle: JobHandle
@@ -179,7 +168,7 @@ class Screener:
         if deadline_s is not None and deadline_s < limits.timeout_seconds:
             # The caller's deadline bounds the query: no point computing what nobody will read.
             limits = dataclasses.replace(limits, timeout_seconds=max(deadline_s - 0.5, 0.1))
-        check_candidates(role, job.candidates)
+        candidates = check_candidates(role, job.candidates)
         with Engine(self.settings.role, self.settings.sources, limits) as engine:
             handle.attach(engine)
             try:
@@ -190,7 +179,7 @@ class Screener:
             finally:
                 handle.detach()
         handle.check()
-        table = filter_candidates(result.table, job.candidates)
+        table = filter_candidates(result.table, candidates)
         enforce_caps(table.num_rows, result.rows_in, self.settings.disclosure)
         summary = Summary(
             job_id=job.job_id,

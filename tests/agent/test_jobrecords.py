@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from agent.audit import read_entries
-from agent.jobrecords import JobRecords, fingerprint
+from agent.jobrecords import JobRecords, Outcome, fingerprint
 from fedscreen.errors import JobIdReused, NotApproved
 from fedscreen.jobs import Job, Summary
 from tests.agent.test_reident import Rig, make_rig
@@ -71,20 +71,22 @@ def test_a_replay_still_needs_the_agencys_approval(tmp_path: Path) -> None:
         rig.screener.screen(rig.bundle, rig.job, "coordinator")
 
 
-def table_and_summary(job_id: str) -> tuple[pa.Table, Summary]:
-    table = pa.table({"person": ["a" * 64, "b" * 64]})
-    return table, Summary(job_id, "d" * 64, "court", rows_in=10, rows_out=2)
+def outcome(job_id: str, params: dict[str, int | float] | None = None) -> Outcome:
+    table = pa.table({"person": ["a" * 32, "b" * 32]})
+    summary = Summary(job_id, "d" * 64, "court", rows_in=10, rows_out=2)
+    return Outcome(table, summary, params or {})
 
 
 def test_records_round_trip_and_expire_after_the_retention(tmp_path: Path) -> None:
     records = JobRecords(tmp_path / "jobs", keep_hours=2)
-    table, summary = table_and_summary("j/../../x")  # an id is never a path
-    records.put("f" * 64, table, summary, {"days": 30}, NOW)
+    sent = outcome("j/../../x", {"days": 30})  # an id is never a path
+    records.put("f" * 64, sent, NOW)
     assert [p.parent for p in (tmp_path / "jobs").iterdir()] == [tmp_path / "jobs"]
     got = records.get("j/../../x", NOW + timedelta(hours=1))
     assert got is not None
-    assert (got.fingerprint, got.summary, got.params) == ("f" * 64, summary, {"days": 30})
-    assert got.table.equals(table)
+    assert (got.fingerprint, got.recorded_at) == ("f" * 64, NOW)
+    assert (got.outcome.summary, got.outcome.params) == (sent.summary, {"days": 30})
+    assert got.outcome.table.equals(sent.table)
     assert records.get("other", NOW) is None
     assert records.get("j/../../x", NOW + timedelta(hours=3)) is None  # expired, and deleted
     assert list((tmp_path / "jobs").iterdir()) == []
@@ -93,8 +95,7 @@ def test_records_round_trip_and_expire_after_the_retention(tmp_path: Path) -> No
 def test_purge_removes_only_records_past_the_retention(tmp_path: Path) -> None:
     records = JobRecords(tmp_path / "jobs", keep_hours=1)
     for job_id in ("old", "new"):
-        table, summary = table_and_summary(job_id)
-        records.put("f" * 64, table, summary, {}, NOW)
+        records.put("f" * 64, outcome(job_id), NOW)
     old = records._file("old")
     hours_ago = (datetime.now(UTC) - timedelta(hours=2)).timestamp()
     os.utime(old, (hours_ago, hours_ago))

@@ -94,18 +94,22 @@ def test_only_rows_about_candidate_tokens_are_kept() -> None:
     table = pa.table({"uscc": [TOKENS[0], TOKENS[1], None, TOKENS[3]], "revenue": ["0"] * 4})
     kept = filter_candidates(table, {"uscc": (TOKENS[1], TOKENS[3], TOKENS[4])})
     assert kept["uscc"].to_pylist() == [TOKENS[1], TOKENS[3]]
+    checked = check_candidates(manifest().role("tax"), {"uscc": (TOKENS[1], TOKENS[3])})
+    assert filter_candidates(table, checked).equals(kept)  # the agent's path: checked arrays
     assert filter_candidates(table, {}).num_rows == 4
 
 
 def test_the_agent_takes_exactly_the_declared_candidate_sets() -> None:
     tax = manifest().role("tax")
-    check_candidates(tax, {"uscc": tuple(TOKENS)})
+    assert check_candidates(tax, {"uscc": tuple(TOKENS)})["uscc"].to_pylist() == TOKENS
+    assert check_candidates(tax, {"uscc": ()})["uscc"].to_pylist() == []  # nothing was flagged
     with pytest.raises(WrongRole, match="needs candidate tokens for column 'uscc'"):
         check_candidates(tax, {})
     with pytest.raises(UsageError, match="takes no candidates for column 'revenue'"):
         check_candidates(tax, {"uscc": (), "revenue": ()})
-    with pytest.raises(UsageError, match="32-hex tokens"):
-        check_candidates(tax, {"uscc": ("410502196501150116",)})
+    for bad in ("410502196501150116", "AB" * 16, TOKENS[1] + "\n", TOKENS[1][:31], "g" * 32):
+        with pytest.raises(UsageError, match="32-hex tokens"):
+            check_candidates(tax, {"uscc": (TOKENS[0], bad)})
 
 
 def test_evaluation_counts_per_kind(tmp_path: Path) -> None:
