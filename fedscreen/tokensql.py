@@ -262,7 +262,8 @@ def hmac_pads(key: bytes) -> tuple[bytes, bytes]:
 
 
 def hmac_sql(message: str, ipad_param: str, opad_param: str) -> str:
-    """HMAC-SHA256 (64 hex) of the BLOB expression `message`; pads bound as BLOB parameters."""
+    """HMAC-SHA256 (64 hex) of the expression `message`, the pads bound as parameters: a BLOB
+    message with BLOB pads (checked against RFC 4231), or, in token_sql, VARCHAR with VARCHAR."""
     inner = f"sha256(${ipad_param} || {message})"
     return f"sha256(${opad_param} || unhex({inner}))"
 
@@ -270,8 +271,7 @@ def hmac_sql(message: str, ipad_param: str, opad_param: str) -> str:
 def token_sql(canonical: str, ipad_param: str, opad_param: str) -> str:
     """The 32-hex token of a canonical VARCHAR. The ipad is bound as VARCHAR: kind keys are
     letters, so key XOR 0x36 is NUL-free ASCII and the inner hash needs no BLOB cast of the ID."""
-    inner = f"sha256(${ipad_param} || {canonical})"
-    return f"substr(sha256(${opad_param} || unhex({inner})), 1, {TOKEN_HEX})"
+    return f"substr({hmac_sql(canonical, ipad_param, opad_param)}, 1, {TOKEN_HEX})"
 
 
 def token_param_names(kind: str) -> tuple[str, str]:

@@ -7,6 +7,7 @@ import pytest
 
 from fedscreen.identifiers import normalise, person_check_char, uscc_check_char
 from fedscreen.tokens import TokenKeys, hmac_hex, reference_token
+from tests.fedscreen.test_tokensql import RFC4231
 
 # Known-valid identifiers (check characters computed by hand per GB 11643 / GB 32100).
 VALID_PERSON = "11010519491231002X"
@@ -53,28 +54,8 @@ def test_case_numbers_lose_full_width_brackets_and_spaces() -> None:
     assert normalise("case", "（2024）豫0502 民初1234号") == "(2024)豫0502民初1234号"
 
 
-# RFC 4231 HMAC-SHA-256 test cases 1, 2 and 6 (key longer than the block).
-@pytest.mark.parametrize(
-    ("key", "data", "mac"),
-    [
-        (
-            b"\x0b" * 20,
-            b"Hi There",
-            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
-        ),
-        (
-            b"Jefe",
-            b"what do ya want for nothing?",
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
-        ),
-        (
-            b"\xaa" * 131,
-            b"Test Using Larger Than Block-Size Key - Hash Key First",
-            "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
-        ),
-    ],
-)
-def test_hmac_matches_rfc4231(key: bytes, data: bytes, mac: str) -> None:
+@pytest.mark.parametrize(("case", "key", "data", "mac"), RFC4231)
+def test_hmac_matches_rfc4231(case: int, key: bytes, data: bytes, mac: str) -> None:
     assert hmac_hex(key, data) == mac
 
 

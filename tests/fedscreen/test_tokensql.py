@@ -33,9 +33,13 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
         yield c
 
 
+def register(con: duckdb.DuckDBPyConnection, raws: Sequence[str | None]) -> None:
+    """`raws` as the view `data`: the values in v, their order in i."""
+    con.register("data", pa.table({"v": pa.array(raws, pa.string()), "i": range(len(raws))}))
+
+
 def sql_normalise(con: duckdb.DuckDBPyConnection, kind: str, raws: Sequence[str | None]) -> list:
-    data = pa.table({"v": pa.array(raws, pa.string()), "i": pa.array(range(len(raws)))})
-    con.register("data", data)
+    register(con, raws)
     query = f"SELECT v FROM ({tokensql.normalise_select('data', {'v': kind})}) ORDER BY i"
     return [row[0] for row in con.execute(query).fetchall()]
 
@@ -44,8 +48,7 @@ def sql_normalise_expr(
     con: duckdb.DuckDBPyConnection, kind: str, raws: Sequence[str | None]
 ) -> list[str | None]:
     """The single-expression form (what the engine's norm_* macros expand to)."""
-    data = pa.table({"v": pa.array(raws, pa.string()), "i": pa.array(range(len(raws)))})
-    con.register("data", data)
+    register(con, raws)
     query = f"SELECT {tokensql.normalise_expr(kind, 'v')} FROM data ORDER BY i"
     return [row[0] for row in con.execute(query).fetchall()]
 
@@ -53,8 +56,7 @@ def sql_normalise_expr(
 def sql_tokens(
     con: duckdb.DuckDBPyConnection, kind: str, raws: Sequence[str | None]
 ) -> list[tuple[str | None, bool]]:
-    data = pa.table({"v": pa.array(raws, pa.string()), "i": pa.array(range(len(raws)))})
-    con.register("data", data)
+    register(con, raws)
     query = f"SELECT v, __bad_v FROM ({tokensql.tokenise_select('data', {'v': kind})}) ORDER BY i"
     return con.execute(query, tokensql.token_params(KEYS, [kind])).fetchall()
 
