@@ -217,11 +217,6 @@ def _parse(data: bytes) -> _Parsed:
 
 
 # --- inspecting without verifying ----------------------------------------------------------
-def peek_bundle(data: bytes) -> dict[str, Any]:
-    """The *unverified* manifest, for display (`inspect`) only; never act on it."""
-    return _parse(data).manifest
-
-
 def bundle_digest(data: bytes) -> str:
     """The digest an agency approves, computed without verifying (MalformedBundle on garbage)."""
     return hashlib.sha256(canonical_json(_parse(data).manifest)).hexdigest()

@@ -103,9 +103,6 @@ class Role:
     # turn into false leads). Deny by default.
     when_missing: str = "withhold"
 
-    def disclosure(self, column: str) -> Disclosure | None:
-        return next((d for d in self.disclose if d.column == column), None)
-
     def output(self, name: str) -> Output:
         for out in self.outputs:
             if out.name == name:

@@ -172,21 +172,3 @@ def write_cert_bundle(bundle: CertBundle, directory: Path, name: str) -> tuple[P
     os.chmod(key_path, 0o600)  # an existing file keeps its old mode through O_TRUNC
     ca_path.write_bytes(bundle.ca_pem)
     return cert_path, key_path, ca_path
-
-
-def _load_cert(cert_pem: bytes) -> x509.Certificate:
-    try:
-        return x509.load_pem_x509_certificate(cert_pem)
-    except ValueError as exc:
-        raise ConfigError(f"not a PEM certificate ({exc})") from None
-
-
-def cert_common_name(cert_pem: bytes) -> str:
-    attrs = _load_cert(cert_pem).subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if not attrs:
-        raise ConfigError("certificate has no common name")
-    return str(attrs[0].value)
-
-
-def cert_not_after(cert_pem: bytes) -> datetime:
-    return _load_cert(cert_pem).not_valid_after_utc

@@ -208,9 +208,9 @@ GOOD = dict(
 
 def test_a_disclosure_parses_with_its_routing() -> None:
     (role,) = parse_manifest(MANIFEST.format(**GOOD)).roles
-    d = role.disclosure("plaintiff_id")
-    assert d is not None
-    assert (d.dataset, d.source_column, d.fields, d.lead_key, d.when) == (
+    (d,) = role.disclose
+    assert (d.column, d.dataset, d.source_column, d.fields, d.lead_key, d.when) == (
+        "plaintiff_id",
         "labour_cases",
         "plaintiff_id",
         ("plaintiff_id", "case_no", "filed_on"),
