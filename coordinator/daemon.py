@@ -28,11 +28,12 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from coordinator.registry import Registry
+from coordinator.registry import FINISHED, Registry
 from coordinator.run import load_bundle, resume_job, run_model
-from coordinator.schedules import Schedule, due_tick, load_schedules, next_tick, write_atomic
+from coordinator.schedules import Schedule, due_tick, load_schedules, next_tick
 from coordinator.state import State
-from fedscreen.errors import ConfigError, FedscreenError
+from fedscreen.errors import ConfigError, FedscreenError, JobStopped
+from fedscreen.files import write_atomic
 from fedscreen.signals import wait_for
 
 log = logging.getLogger("fedscreen.coordinator.daemon")
@@ -123,28 +124,37 @@ def tick_job_id(schedule: Schedule, tick: datetime) -> str:
 def model_runner(models_dir: Path) -> RunJob:
     """The real job: sign (or load) the bundle and run it on the federation.
 
-    The tick's job may already be recorded: the daemon was killed while it ran. It is then
-    resumed under the same id with the bundle it sent; agents that answered before reply
-    from their record, and its leads are upserted, so none is doubled or lost."""
+    The tick's job may already be recorded: the daemon was killed while it ran, or after it
+    ended but before schedule_state.json said so. An ended job is taken as it ended (an
+    analyst's cancel stands). Otherwise it is resumed under the same id with the bundle it
+    sent; agents that answered before reply from their record, and its leads are upserted,
+    so none is doubled or lost."""
 
     def run(state: State, schedule: Schedule, tick: datetime) -> tuple[str, str, str]:
         job_id = tick_job_id(schedule, tick)
-        if Registry(state.registry).job(job_id) is not None:
-            log.info("job %s was interrupted: resuming it", job_id)
-            report = resume_job(state, job_id, timeout=schedule.deadline_seconds)
-        else:
-            data, verified = load_bundle(state, schedule.model, models_dir)
-            report = run_model(
-                state,
-                data,
-                verified,
-                schedule.run_params(),
-                campaign=schedule.campaign,
-                timeout=schedule.deadline_seconds,
-                requested_by=f"schedule:{schedule.name}",
-                targets=list(schedule.agents) or None,
-                job_id=job_id,
-            )
+        job = Registry(state.registry).job(job_id)
+        if job is not None and job["status"] in FINISHED:
+            log.info("job %s had already ended: %s", job_id, job["status"])
+            return job_id, str(job["status"]), str(job["message"] or "")
+        try:
+            if job is not None:
+                log.info("job %s was interrupted: resuming it", job_id)
+                report = resume_job(state, job_id, timeout=schedule.deadline_seconds)
+            else:
+                data, verified = load_bundle(state, schedule.model, models_dir)
+                report = run_model(
+                    state,
+                    data,
+                    verified,
+                    schedule.run_params(),
+                    campaign=schedule.campaign,
+                    timeout=schedule.deadline_seconds,
+                    requested_by=f"schedule:{schedule.name}",
+                    targets=list(schedule.agents) or None,
+                    job_id=job_id,
+                )
+        except JobStopped as exc:  # `fedscreen jobs cancel`: the job is recorded as cancelled
+            return job_id, "cancelled", exc.message
         return report.job_id, report.status, report.message
 
     return run
@@ -154,7 +164,7 @@ def model_runner(models_dir: Path) -> RunJob:
 class Outcome:
     schedule: str
     tick: datetime
-    status: str  # succeeded | partial | failed
+    status: str  # succeeded | partial | failed | cancelled
     job_id: str | None
     message: str = ""
 

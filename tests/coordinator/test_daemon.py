@@ -13,9 +13,11 @@ import pytest
 
 from coordinator import daemon
 from coordinator.cli import main
+from coordinator.registry import Registry
+from coordinator.run import JobReport
 from coordinator.schedules import Schedule, add_schedule
 from coordinator.state import State
-from fedscreen.errors import JobFailed
+from fedscreen.errors import JobFailed, JobStopped
 
 T0 = datetime(2026, 3, 5, 2, 0, 30, tzinfo=UTC)
 
@@ -150,3 +152,76 @@ def test_serve_takes_the_state_dir_as_its_own_option_too(
     assert main(["serve", "--state", str(state.root), "--once"]) == 0
     assert "ran 0 scheduled job(s), 0 failed, 0 partial" in capsys.readouterr().out
     assert daemon.lock_file(state).exists()  # it locked this state dir, not another
+
+
+# --- the real runner against the registry, with the federation faked out --------------------
+def _record(state: State, job_id: str, owner: str = "") -> Registry:
+    registry = Registry(state.registry)
+    registry.start_job(job_id, "m", "1.0", "d" * 64, "c", {}, ("题", "title"), owner=owner)
+    return registry
+
+
+def _must_not_run(*_args: object, **_kwargs: object) -> JobReport:
+    raise AssertionError("the job ran again")
+
+
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ("succeeded", ""),
+        ("partial", "agents missing: t-court (court); leads combined without them"),
+        ("cancelled", "job a-20260305T0200Z was cancelled (fedscreen jobs cancel)"),
+    ],
+)
+def test_a_tick_whose_job_had_ended_is_recorded_as_it_ended_not_run_again(
+    state: State, monkeypatch: pytest.MonkeyPatch, status: str, message: str
+) -> None:
+    # killed after the registry recorded the end, before schedule_state.json did
+    _add(state, "a")
+    _record(state, "a-20260305T0200Z").finish_job("a-20260305T0200Z", status, message)
+    for name in ("load_bundle", "run_model", "resume_job"):
+        monkeypatch.setattr(daemon, name, _must_not_run)
+    result = daemon.serve(state, daemon.model_runner(Path("models")), once=True, clock=Clock(T0))
+    [outcome] = result.last_outcomes
+    assert (outcome.status, outcome.job_id, outcome.message) == (
+        status, "a-20260305T0200Z", message,
+    )  # fmt: skip
+    assert _runs(state)["a"]["status"] == status
+
+
+def test_a_tick_whose_job_was_interrupted_is_resumed_under_its_id(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add(state, "a")
+    _record(state, "a-20260305T0200Z", owner="elsewhere:1")  # still "running": killed mid-job
+    resumed: list[tuple[str, float | None]] = []
+
+    def resume(st: State, job_id: str, timeout: float | None = None) -> JobReport:
+        resumed.append((job_id, timeout))
+        return JobReport(job_id, "m", "1.0", "c", status="succeeded")
+
+    monkeypatch.setattr(daemon, "resume_job", resume)
+    monkeypatch.setattr(daemon, "run_model", _must_not_run)
+    result = daemon.serve(state, daemon.model_runner(Path("models")), once=True, clock=Clock(T0))
+    assert resumed == [("a-20260305T0200Z", 600.0)]  # the schedule's deadline
+    assert [(o.status, o.job_id) for o in result.last_outcomes] == [
+        ("succeeded", "a-20260305T0200Z")
+    ]
+
+
+def test_a_job_cancelled_while_it_runs_is_recorded_as_cancelled(
+    state: State, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _add(state, "a")
+
+    def cancelled(*_args: object, **_kwargs: object) -> JobReport:
+        raise JobStopped("job a-20260305T0200Z was cancelled (fedscreen jobs cancel)")
+
+    monkeypatch.setattr(daemon, "load_bundle", lambda *_a: (b"", None))
+    monkeypatch.setattr(daemon, "run_model", cancelled)
+    result = daemon.serve(state, daemon.model_runner(Path("models")), once=True, clock=Clock(T0))
+    [outcome] = result.last_outcomes
+    assert (outcome.status, outcome.job_id) == ("cancelled", "a-20260305T0200Z")
+    assert _runs(state)["a"]["message"] == (
+        "job a-20260305T0200Z was cancelled (fedscreen jobs cancel)"
+    )
