@@ -29,6 +29,7 @@ from coordinator.state import COORDINATOR_CN, State
 from fedscreen.auditchain import check_chain, line_hash, parse_line, split_lines
 from fedscreen.bundle import canonical_json
 from fedscreen.errors import AuditChainBroken, UsageError
+from fedscreen.files import write_atomic
 
 # A job that failed because the agent could not be reached never made it into its log.
 _NOT_REACHED = "UNAVAILABLE"
@@ -123,10 +124,7 @@ def _check_continuation(
 
 
 def _write_head(copy: Path, seq: int, digest: str) -> None:
-    head = _head_path(copy)
-    tmp = head.with_name(head.name + ".tmp")
-    tmp.write_bytes(canonical_json({"seq": seq, "sha256": digest}) + b"\n")
-    os.replace(tmp, head)
+    write_atomic(_head_path(copy), canonical_json({"seq": seq, "sha256": digest}) + b"\n")
 
 
 def verify_copy(copy: Path) -> list[dict[str, Any]]:

@@ -22,6 +22,12 @@ def models_dir() -> Path:
     return local if local.is_dir() else _REPO_MODELS
 
 
+# `run` and `schedule add`: the agents a job goes to
+agents_option = click.option(
+    "--agent", "agents", multiple=True, help="only this agent (repeatable; default: every one)"
+)
+
+
 def state_of(ctx: click.Context) -> State:
     return State(ctx.find_root().obj["state"]).require()
 

@@ -9,19 +9,12 @@ from datetime import UTC, datetime
 import click
 
 from coordinator.cli_common import render_rows, state_of
-from coordinator.registry import Registry, effective_status
-from fedscreen.errors import UsageError
+from coordinator.registry import Registry, effective_status, job_field
 
 
 @click.group()
 def jobs() -> None:
     """Screening jobs: who ran what, how it ended, how many leads it found."""
-
-
-def _agents(job: dict[str, object]) -> dict[str, dict[str, object]]:
-    raw = job.get("agents")
-    parsed = json.loads(str(raw)) if raw else None
-    return parsed if isinstance(parsed, dict) else {}
 
 
 @jobs.command("list")
@@ -61,26 +54,12 @@ def jobs_list(
             "finished": j["finished_at"] or "",
             "leads": j["leads"] if j["leads"] is not None else "",
             "new_leads": j["new_leads"] if j["new_leads"] is not None else "",
-            "missing": ", ".join(json.loads(str(j.get("missing") or "[]"))),
+            "missing": ", ".join(job_field(j, "missing")),
             "attempts": j.get("attempts") or 1,
         }
         for j in found
     ]
     click.echo(render_rows(rows, fmt))
-
-
-def find_job(registry: Registry, job_id: str) -> dict[str, object]:
-    """A job by its id or an unambiguous prefix of at least 8 characters."""
-    every = registry.jobs()
-    exact = [j for j in every if j["job_id"] == job_id]
-    if exact:
-        return exact[0]
-    matches = [j for j in every if len(job_id) >= 8 and str(j["job_id"]).startswith(job_id)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise UsageError(f"job id {job_id!r} is ambiguous ({len(matches)} jobs); give more of it")
-    raise UsageError(f"unknown job {job_id!r} (see: fedscreen jobs list)")
 
 
 @jobs.command("show")
@@ -89,16 +68,14 @@ def find_job(registry: Registry, job_id: str) -> dict[str, object]:
 @click.pass_context
 def jobs_show(ctx: click.Context, job_id: str, fmt: str) -> None:
     """One job: status, parameters, leads, and rows and seconds per agent."""
-    job = find_job(Registry(state_of(ctx).registry), job_id)
+    job = Registry(state_of(ctx).registry).find_job(job_id)
     job["status"] = effective_status(job, datetime.now(UTC))
-    agents = _agents(job)
+    agents = job_field(job, "agents")
     if fmt == "json":
         out = {
             **job,
-            "params": json.loads(str(job["params"])),
+            **{c: job_field(job, c) for c in ("params", "missing", "targets")},
             "agents": agents,
-            "missing": json.loads(str(job.get("missing") or "[]")),
-            "targets": json.loads(str(job.get("targets") or "null")),
         }
         click.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -109,7 +86,7 @@ def jobs_show(ctx: click.Context, job_id: str, fmt: str) -> None:
     click.echo(f"  started   {job['started_at']}")
     click.echo(f"  finished  {job['finished_at'] or '-'}")
     click.echo(f"  attempts  {job.get('attempts') or 1} (runner {job.get('owner') or '-'})")
-    targets = json.loads(str(job.get("targets") or "null"))
+    targets = job_field(job, "targets")
     if targets:
         click.echo(f"  agents    {', '.join(targets)} (targeted)")
     if job["leads"] is not None and job["status"] in ("succeeded", "partial"):
@@ -141,7 +118,7 @@ def jobs_show(ctx: click.Context, job_id: str, fmt: str) -> None:
 def jobs_cancel(ctx: click.Context, job_id: str, by: str) -> None:
     """Stop a running job: its runner cancels the calls in flight within a second or two."""
     registry = Registry(state_of(ctx).registry)
-    job = find_job(registry, job_id)
+    job = registry.find_job(job_id)
     after = registry.request_cancel(str(job["job_id"]), by)
     if after == "cancelled":
         click.echo(f"job {job['job_id']}: cancelled (nothing was running it)")
@@ -161,7 +138,7 @@ def jobs_retry(ctx: click.Context, job_id: str, timeout: float | None) -> None:
     from coordinator.run import resume_job
 
     state = state_of(ctx)
-    job = find_job(Registry(state.registry), job_id)
+    job = Registry(state.registry).find_job(job_id)
     click.echo(f"job {job['job_id']}: retrying {job['model']} {job['version']}")
     report = resume_job(state, str(job["job_id"]), progress_printer(), timeout)
     print_report(report)

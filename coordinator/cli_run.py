@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from coordinator.cli_common import models_dir, parse_params, render_rows, state_of
+from coordinator.cli_common import agents_option, models_dir, parse_params, render_rows, state_of
 from coordinator.cli_leads import lead_rows
 from coordinator.evaluate import Quality, evaluate_model
 from coordinator.registry import Registry
@@ -44,9 +44,7 @@ def progress_printer() -> Callable[[str, str], None]:
     show_default=True,
     help="the job's deadline in seconds; agents that are down are retried until then",
 )
-@click.option(
-    "--agent", "agents", multiple=True, help="only this agent (repeatable; default: every one)"
-)
+@agents_option
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -63,14 +61,14 @@ def run(
 
     state = state_of(ctx)
     data, verified = load_bundle(state, target, models_dir())
-    m = verified.manifest
-    m.resolve_params(parse_params(params))  # bad values fail before anything is printed
+    m, given = verified.manifest, parse_params(params)
+    m.resolve_params(given)  # bad values fail before anything is printed
     click.echo(f"job: {m.name} {m.version} — {m.title_zh}")
     report = run_model(
         state,
         data,
         verified,
-        parse_params(params),
+        given,
         campaign,
         timeout,
         progress=progress_printer(),

@@ -8,7 +8,8 @@ from pathlib import Path
 import click
 
 from coordinator import daemon
-from coordinator.cli_common import models_dir, parse_params, render_rows, state_of
+from coordinator.cli_common import agents_option, models_dir, parse_params, render_rows, state_of
+from coordinator.run import model_source
 from coordinator.schedules import (
     DEFAULT_DEADLINE,
     ParamValue,
@@ -57,9 +58,7 @@ def _typed(value: str) -> ParamValue:
     show_default=True,
     help="the job's deadline, retries of agents that are down included",
 )
-@click.option(
-    "--agent", "agents", multiple=True, help="only this agent (repeatable; default: every one)"
-)
+@agents_option
 @click.pass_context
 def schedule_add(
     ctx: click.Context,
@@ -81,15 +80,15 @@ def schedule_add(
     if deadline_seconds <= 0:
         raise UsageError("--deadline-seconds must be a positive number of seconds")
     given = parse_params(params)
-    folder = Path(model) if Path(model).is_dir() else models_dir() / model
-    if folder.is_dir():  # check the parameters now rather than at 2 a.m.
-        load_manifest(folder).resolve_params(given)
+    source = model_source(model, models_dir())
+    if source.is_dir():  # check the parameters now rather than at 2 a.m.
+        load_manifest(source).resolve_params(given)
         click.echo(
             f"note: {model} is a folder; each run signs it anew and agencies approve bundles by "
             "digest (fedscreen model sign, then schedule the .fsb)",
             err=True,
         )
-    elif not Path(model).is_file():
+    elif not source.is_file():
         raise UsageError(f"--model {model}: neither a model under models/, a folder nor a bundle")
     known = {a.name for a in state.agents()}
     unknown = sorted(set(agents) - known)

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from coordinator import lifecycle
 from coordinator.combine import Lead
@@ -252,6 +253,22 @@ class Registry:
             row = con.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
         return dict(row) if row else None
 
+    def find_job(self, job_id: str) -> dict[str, object]:
+        """A job by its id or an unambiguous prefix of at least 8 characters."""
+        with self._conn() as con:
+            con.row_factory = sqlite3.Row
+            rows = con.execute(
+                "SELECT * FROM jobs WHERE job_id = ?1"
+                " OR (length(?1) >= 8 AND substr(job_id, 1, length(?1)) = ?1)"
+                " ORDER BY job_id = ?1 DESC, job_id",
+                (job_id,),
+            ).fetchall()
+        if rows and (len(rows) == 1 or rows[0]["job_id"] == job_id):
+            return dict(rows[0])
+        if rows:
+            raise UsageError(f"job id {job_id!r} is ambiguous ({len(rows)} jobs); give more of it")
+        raise _unknown_job(job_id)
+
     def heartbeat(self, job_id: str) -> bool:
         """Mark the job alive; True if someone asked to cancel it."""
         with self._write() as con:
@@ -270,16 +287,17 @@ class Registry:
             con.row_factory = sqlite3.Row
             row = con.execute("SELECT * FROM jobs WHERE job_id=?", (job_id,)).fetchone()
             if row is None:
-                raise UsageError(f"unknown job {job_id!r} (see: fedscreen jobs list)")
+                raise _unknown_job(job_id)
             status = effective_status(dict(row), now)
             if status in FINISHED:
                 raise UsageError(f"job {job_id} has already ended ({status}); nothing to cancel")
-            stamp = f"{who} at {now.isoformat(timespec='seconds')}"
+            at = now.isoformat(timespec="seconds")
+            stamp = f"{who} at {at}"
             if status == "interrupted":  # nobody runs it: close it here
                 con.execute(
                     "UPDATE jobs SET status='cancelled', finished_at=?, cancel_requested=?,"
                     " message=? WHERE job_id=?",
-                    (_now(), stamp, f"cancelled by {who} after it was interrupted", job_id),
+                    (at, stamp, f"cancelled by {who} after it was interrupted", job_id),
                 )
                 return "cancelled"
             con.execute("UPDATE jobs SET cancel_requested=? WHERE job_id=?", (stamp, job_id))
@@ -441,6 +459,26 @@ class Registry:
 
 def _unknown(lead_id: str) -> UnknownLead:
     return UnknownLead(f"unknown lead {lead_id[:40]!r} (see: fedscreen leads list)")
+
+
+def _unknown_job(job_id: str) -> UsageError:
+    return UsageError(f"unknown job {job_id!r} (see: fedscreen jobs list)")
+
+
+# The JSON columns of `jobs`, and what an empty one (NULL, or JSON null) stands for.
+_JOB_JSON = {
+    "params": "{}",
+    "agents": "{}",
+    "missing": "[]",
+    "targets": "null",
+    "request_params": "{}",
+}
+
+
+def job_field(job: dict[str, object], column: str) -> Any:
+    """A JSON column of a job row, decoded."""
+    value = json.loads(str(job.get(column) or "null"))
+    return json.loads(_JOB_JSON[column]) if value is None else value
 
 
 def effective_status(job: dict[str, object], now: datetime) -> str:

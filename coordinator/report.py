@@ -9,7 +9,6 @@ written before the lifecycle columns and `lead_events` existed: a lead's verdict
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import tomllib
 from collections import Counter, defaultdict
@@ -23,6 +22,7 @@ from coordinator.charts import PALETTE, Bar, Series, hbars, stacked_columns
 from coordinator.report_text import PROVINCES, STATES, text
 from coordinator.state import State
 from fedscreen.errors import UsageError
+from fedscreen.files import write_atomic
 
 
 @dataclass(frozen=True)
@@ -378,9 +378,7 @@ def write_report(
         raise UsageError(f"--out {out}: folder {out.parent} does not exist")
     data = load(state.registry, model)
     page = render(data, lang, _name(state), now or datetime.now(UTC), digits, top, rows)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, out)
+    write_atomic(out, page)
     return data
 
 

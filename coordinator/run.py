@@ -16,7 +16,6 @@ agents that answered before reply from their record, and leads are upserted, nev
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import socket
 import threading
@@ -32,13 +31,14 @@ import pyarrow as pa
 
 from coordinator.client import AgentClient, LiveCalls, ScreenResult
 from coordinator.combine import Lead, combine, declared_schema
-from coordinator.registry import Registry, effective_status
+from coordinator.registry import Registry, effective_status, job_field
 from coordinator.retry import AgentMissing, Backoff, Retrier
 from coordinator.state import AgentEntry, State
 from fedscreen import keys
 from fedscreen.bundle import VerifiedBundle, sign_bundle, verify_bundle
 from fedscreen.candidates import candidate_sets
 from fedscreen.errors import AgentUnavailable, FedscreenError, JobFailed, JobStopped, UsageError
+from fedscreen.files import write_atomic
 from fedscreen.jobs import Job
 from fedscreen.manifest import Manifest
 
@@ -64,11 +64,17 @@ class JobReport:
     attempts: dict[str, int] = field(default_factory=dict)  # agent -> calls made this time
 
 
-def load_bundle(state: State, target: str, models_dir: Path) -> tuple[bytes, VerifiedBundle]:
-    """A .fsb file as given, or a model folder (path or name under models/) signed now."""
+def model_source(target: str, models_dir: Path) -> Path:
+    """`target` as given if it exists, else the model folder of that name under models/."""
     path = Path(target)
     if not path.exists() and (models_dir / target).is_dir():
-        path = models_dir / target
+        return models_dir / target
+    return path
+
+
+def load_bundle(state: State, target: str, models_dir: Path) -> tuple[bytes, VerifiedBundle]:
+    """A .fsb file as given, or a model folder (path or name under models/) signed now."""
+    path = model_source(target, models_dir)
     now = datetime.now(UTC)
     if path.is_dir():
         data = sign_bundle(path, keys.load_private(state.signing_key), state.signer_name(), now=now)
@@ -88,10 +94,7 @@ def job_bundle_file(state: State, job_id: str) -> Path:
 def _keep_bundle(state: State, job_id: str, data: bytes) -> None:
     path = job_bundle_file(state, job_id)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_atomic(path, data)
 
 
 def _agents_by_role(
@@ -205,11 +208,10 @@ def run_model(
 def resume_job(
     state: State, job_id: str, progress: Progress | None = None, timeout: float | None = None
 ) -> JobReport:
-    """Run a recorded job again under its own id, with the bundle and request it sent."""
-    registry = Registry(state.registry)
-    job = registry.job(job_id)
-    if job is None:
-        raise UsageError(f"unknown job {job_id!r} (see: fedscreen jobs list)")
+    """Run a recorded job (its id, or a prefix: Registry.find_job) again under its own id,
+    with the bundle and request it sent."""
+    job = Registry(state.registry).find_job(job_id)
+    job_id = str(job["job_id"])
     status = effective_status(job, datetime.now(UTC))
     if status == "running":
         raise UsageError(f"job {job_id} is still running ({job['owner']}); cancel it first")
@@ -220,17 +222,16 @@ def resume_job(
         raise UsageError(f"job {job_id}: its bundle was not kept ({path}); run the model again")
     data = path.read_bytes()
     verified = verify_bundle(data, keys.load_trusted([state.signing_pub]), now=datetime.now(UTC))
-    targets = json.loads(str(job.get("targets") or "null"))
     return run_model(
         state,
         data,
         verified,
-        json.loads(str(job.get("request_params") or "{}")),
+        job_field(job, "request_params"),
         str(job["campaign"]),
         timeout if timeout is not None else float(str(job.get("deadline_seconds") or 600.0)),
         progress,
         str(job.get("requested_by") or "analyst"),
-        targets=targets,
+        targets=job_field(job, "targets"),
         job_id=job_id,
     )
 
@@ -269,7 +270,7 @@ class JobControl:
 
     def check(self) -> None:
         if self.cancelled_by_analyst:
-            raise JobStopped(f"job {self.job_id[:8]} was cancelled (fedscreen jobs cancel)")
+            raise JobStopped(f"job {self.job_id} was cancelled (fedscreen jobs cancel)")
 
 
 @dataclass
@@ -365,7 +366,7 @@ class _Dispatch:
                 except FedscreenError as exc:
                     if failure is None and not self.control.cancelled_by_analyst:
                         failure = JobFailed(
-                            f"job {self.job.job_id[:8]} failed at agent {entry.name}: {exc.message}"
+                            f"job {self.job.job_id} failed at agent {entry.name}: {exc.message}"
                         )
                         self.control.calls.cancel()  # no point waiting for the others
         self.control.check()
@@ -383,14 +384,14 @@ def _verdict(
     role_of = {a.name: role for role, agents in by_role.items() for a in agents}
     named = ", ".join(f"{name} ({role_of[name]})" for name in sorted(report.missing))
     if not report.results:
-        raise JobFailed(f"job {report.job_id[:8]}: no agent answered within the deadline: {named}")
+        raise JobFailed(f"job {report.job_id}: no agent answered within the deadline: {named}")
     roles = sorted({role_of[name] for name in report.missing})
     withhold = [r for r in roles if manifest.role(r).when_missing == "withhold"]
     if withhold:
         return (
             "partial",
             f"agents missing: {named}; leads withheld: the model needs every "
-            f"{', '.join(withhold)} agent's answer (fedscreen jobs retry {report.job_id[:8]})",
+            f"{', '.join(withhold)} agent's answer (fedscreen jobs retry {report.job_id})",
             False,
         )
     return "partial", f"agents missing: {named}; leads combined without them", True

@@ -18,9 +18,7 @@ missed while the daemon was down collapse into one run.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import tomllib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ from typing import Any
 from croniter import croniter
 
 from fedscreen.errors import ConfigError, UsageError
+from fedscreen.files import write_atomic
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9\-_]{0,62}$")
 _KEYS = {"cron", "model", "params", "campaign", "deadline_seconds", "added_at", "agents"}
@@ -158,21 +157,6 @@ def dump_schedules(schedules: list[Schedule]) -> str:
             lines += [f"{json.dumps(k)} = {_toml_value(v)}" for k, v in sorted(s.params.items())]
         lines.append("")
     return "\n".join(lines)
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Replace `path` in one step, so a reader (the daemon, the CLI) never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def add_schedule(path: Path, schedule: Schedule) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fedscreen import dictionary, keys, pki
 from fedscreen.errors import ConfigError, UsageError
+from fedscreen.files import write_atomic
 
 _AGENT_NAME = re.compile(r"^[a-z0-9][a-z0-9\-]{0,62}$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.\-]+:\d{1,5}$|^\[[0-9A-Fa-f:]+\]:\d{1,5}$")
@@ -108,7 +109,7 @@ class State:
         lines = []
         for a in entries:
             lines += [f'[agents."{a.name}"]', f'address = "{a.address}"', f'role = "{a.role}"', ""]
-        self.agents_file.write_text("\n".join(lines), encoding="utf-8")
+        write_atomic(self.agents_file, "\n".join(lines))  # `serve` may be reading it
 
     def add_agent(self, name: str, address: str, role: str) -> AgentEntry:
         if not _AGENT_NAME.match(name):

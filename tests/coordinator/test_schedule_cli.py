@@ -4,6 +4,7 @@ input refused in one line with exit code 2."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -84,4 +85,55 @@ def test_jobs_show_unknown_id_exits_2(state: State, capsys: pytest.CaptureFixtur
     assert run(state, "jobs", "show", "nosuchjob") == 2
     assert capsys.readouterr().err.strip() == (
         "error: unknown job 'nosuchjob' (see: fedscreen jobs list)"
+    )
+
+
+def test_schedule_add_keeps_the_target_agents_and_refuses_an_unknown_one(
+    state: State, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state.add_agent("t-court", "h:1", "court")
+    add = ["schedule", "add", "n", "--cron", "0 2 * * *", "--model", "fake_labour_litigation"]
+    assert run(state, *add, "--agent", "t-nobody") == 2
+    assert "--agent t-nobody: no such agent" in capsys.readouterr().err
+    assert run(state, *add, "--agent", "t-court", "--agent", "t-court") == 0
+    [s] = load_schedules(daemon.schedules_file(state))
+    assert s.agents == ("t-court",)
+    capsys.readouterr()
+    assert run(state, "schedule", "list", "--format", "json") == 0
+    assert json.loads(capsys.readouterr().out)[0]["agents"] == "t-court"
+
+
+def test_jobs_show_json_decodes_the_record_and_list_names_missing_agents(
+    state: State, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reg = Registry(state.registry)
+    reg.start_job("a" * 32, "m", "1.0", "d", "c", {"k": 1}, ("题", "t"), targets=["t-court"])
+    reg.finish_job("a" * 32, "partial", "agents missing: t-court", missing=["t-court"])
+    assert run(state, "jobs", "show", "a" * 8, "--format", "json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["params"], shown["missing"], shown["targets"], shown["agents"]) == (
+        {"k": 1}, ["t-court"], ["t-court"], {},
+    )  # fmt: skip
+    assert run(state, "jobs", "list", "--format", "json") == 0
+    [row] = json.loads(capsys.readouterr().out)
+    assert (row["status"], row["missing"], row["attempts"]) == ("partial", "t-court", 1)
+
+
+def test_jobs_cancel_closes_a_job_nobody_runs_and_retry_refuses_a_succeeded_one(
+    state: State, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reg = Registry(state.registry)
+    reg.start_job("a" * 32, "m", "1.0", "d", "c", {}, ("题", "t"), owner="elsewhere:1")
+    with sqlite3.connect(state.registry) as con:  # its runner stopped beating long ago
+        con.execute("UPDATE jobs SET heartbeat_at = '2000-01-01T00:00:00+00:00'")
+    con.close()
+    assert run(state, "jobs", "cancel", "a" * 8, "--by", "张三") == 0
+    assert capsys.readouterr().out == f"job {'a' * 32}: cancelled (nothing was running it)\n"
+    assert run(state, "jobs", "cancel", "a" * 8) == 2
+    assert "has already ended (cancelled)" in capsys.readouterr().err
+    reg.start_job("b" * 32, "m", "1.0", "d", "c", {}, ("题", "t"))
+    reg.finish_job("b" * 32, "succeeded")
+    assert run(state, "jobs", "retry", "b" * 32) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"error: job {'b' * 32} succeeded; run the model again for a new job"
     )
