@@ -21,7 +21,7 @@ import polars as pl
 
 from coordinator.synth import lookalikes, population, rings
 from coordinator.synth.extend import Population, contributors
-from coordinator.synth.render import conform, render
+from coordinator.synth.render import Rendered, conform, render
 from coordinator.synth.world import AS_OF_DAY, World
 
 AS_OF = datetime.date(2025, 6, 30)  # the data's reference date; everything happens before it
@@ -34,12 +34,18 @@ __all__ = [
     "AS_OF",
     "LOOKALIKE_FILE",
     "TRUTH_FILE",
+    "Frames",
     "SynthSummary",
     "dataset_path",
     "generate",
+    "merged",
     "ring_count",
+    "seed_world",
     "truth_file",
+    "write_frames",
 ]
+
+Frames = dict[tuple[str, str], pl.DataFrame]  # (role, dataset) -> rows
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,9 @@ def ring_count(people: int) -> int:
     return max(4, people // 50_000)
 
 
-def generate(out: Path, people: int, seed: int) -> SynthSummary:
-    """Write every synthetic dataset and the ground truth under `out`; overwrites them."""
-    if people < 100:
-        raise ValueError(f"people must be at least 100 (got {people}): rings need a population")
-    began = time.perf_counter()
+def seed_world(people: int, seed: int) -> tuple[Rendered, Population]:
+    """The seed-001 world rendered, and the canonical population every contributor builds on:
+    exactly what `generate` hands on (tests build a single contributor's world with this)."""
     world = World(np.random.default_rng(seed))
     # Planted rows first, so the background can top every dataset up to its target size.
     n_rings = ring_count(people)
@@ -90,22 +94,43 @@ def generate(out: Path, people: int, seed: int) -> SynthSummary:
     lookalikes.plant(world, n_rings)
     population.populate(world, people)
     rendered = render(world)
-    frames = dict(rendered.frames)
-    truths = {"fake_labour_litigation": _generic_truth(rendered.truth)}
-    canonical = Population(rendered.people, rendered.firms, people, AS_OF, seed)
-    for _name, contribute in contributors():
-        part = contribute(canonical)
-        for key, frame in part.frames.items():
-            frame = conform(frame, *key)
-            frames[key] = pl.concat([frames[key], frame]) if key in frames else frame
-        truths.update(part.truth)
+    return rendered, Population(rendered.people, rendered.firms, people, AS_OF, seed)
 
+
+def merged(frames: Frames, more: Frames) -> Frames:
+    """`frames` with the rows of `more` conformed to the dictionary and appended (several
+    contributors may fill one dataset)."""
+    out = dict(frames)
+    for key, frame in more.items():
+        frame = conform(frame, *key)
+        out[key] = pl.concat([out[key], frame]) if key in out else frame
+    return out
+
+
+def write_frames(out: Path, frames: Frames) -> dict[str, dict[str, int]]:
+    """One Parquet file per dataset, laid out per role; returns role -> dataset -> rows."""
     rows: dict[str, dict[str, int]] = {}
     for (role, name), frame in frames.items():
         path = dataset_path(out, role, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.write_parquet(path)
         rows.setdefault(role, {})[name] = frame.height
+    return rows
+
+
+def generate(out: Path, people: int, seed: int) -> SynthSummary:
+    """Write every synthetic dataset and the ground truth under `out`; overwrites them."""
+    if people < 100:
+        raise ValueError(f"people must be at least 100 (got {people}): rings need a population")
+    began = time.perf_counter()
+    rendered, canonical = seed_world(people, seed)
+    frames = rendered.frames
+    truths = {"fake_labour_litigation": _generic_truth(rendered.truth)}
+    for _name, contribute in contributors():
+        part = contribute(canonical)
+        frames = merged(frames, part.frames)
+        truths.update(part.truth)
+    rows = write_frames(out, frames)
     truth = out / TRUTH_FILE
     truth.parent.mkdir(parents=True, exist_ok=True)
     rendered.truth.write_csv(truth)
@@ -114,7 +139,7 @@ def generate(out: Path, people: int, seed: int) -> SynthSummary:
         frame.write_csv(out / truth_file(model))
     return SynthSummary(
         out=out,
-        people=world.size("people"),
+        people=rendered.people.height,
         seed=seed,
         rows=rows,
         planted=rendered.truth.height,

@@ -31,7 +31,7 @@ from coordinator.synth.aid_records import (
     Book,
     year_on,
 )
-from coordinator.synth.extend import Contribution, Population
+from coordinator.synth.extend import Contribution, Population, planted_count
 from coordinator.synth.ids import day
 
 MODEL = "judicial_aid_social_aid"
@@ -51,10 +51,6 @@ LOOKALIKES = (
     "rich_region",  # above a poor county's cap, granted where wages are much higher
     "recorded_twice",  # one grant entered twice, its number spelled differently
 )
-
-
-def planted_count(size: int) -> int:
-    return max(5, size // 20_000)
 
 
 class _Planter:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from coordinator.synth import dirty
+from coordinator.synth import dirty, ids
 from coordinator.synth.aid_records import (
     AS_OF,
     ATTACHED,
@@ -21,7 +21,7 @@ from coordinator.synth.aid_records import (
     TABLES,
     Book,
 )
-from coordinator.synth.ids import REGIONS, day
+from coordinator.synth.ids import day
 from fedscreen.dictionary import datasets
 
 ROLES = ("procuratorate", "court", "civil_affairs", "disability_federation")
@@ -208,39 +208,29 @@ def _everyday_suits(b: Book, plaintiffs: np.ndarray, n: int) -> None:
 
 
 # --- rendering -------------------------------------------------------------------------------
-_PROVINCE = {r.code: r.province for r in REGIONS}
-_PLACE = {r.code: r.arbitration for r in REGIONS}
-
-
 def _date(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.Int32).cast(pl.Date)
 
 
-def _numbered(frame: pl.DataFrame, rng: np.random.Generator, by: list[str]) -> pl.DataFrame:
-    """`seq`: document numbers per register and year in date order, with gaps (the register
-    numbers other kinds of case too)."""
-    steps = pl.Series(rng.integers(1, 8, frame.height))
-    frame = frame.with_columns(year=_date("on").dt.year(), step=steps)
-    return frame.with_columns(seq=pl.col("step").cum_sum().over([*by, "year"], order_by="on"))
-
-
 def _case_numbers(b: Book) -> pl.DataFrame:
-    """`（2023）豫0502刑初123号`; civil suits of this model start at 20000 so that they never
-    meet the numbers of the labour suits in the same court's register."""
-    cases = _numbered(b.frame("case"), b.rng, ["region", "court"])
-    province = pl.col("region").replace_strict(_PROVINCE, default="豫")
-    seq = pl.col("seq") + pl.when(pl.col("court") == "民初").then(20_000).otherwise(0)
-    number = pl.format(
-        "（{}）{}{}{}{}号", "year", province, pl.col("region").str.slice(2), "court", seq
+    """`（2023）豫0502刑初123号`: numbered in each court's criminal (刑初) and civil (民初)
+    register, which other generators share (ids.sequence_numbers)."""
+    cases = b.frame("case")
+    region, on, court = (
+        ids.region_index(cases["region"]),
+        cases["on"].to_numpy(),
+        cases["court"].to_numpy(),
     )
-    return cases.select("case", case_no=number)
+    seq = ids.sequence_numbers(b.rng, 2 * region + (court == "民初"), on, b.slot)
+    return cases.select("case", case_no=ids.court_case_numbers(region, on, seq, court))
 
 
-def _aid_numbers(aid: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+def _aid_numbers(b: Book, aid: pl.DataFrame) -> pl.DataFrame:
     """`文检司救〔2023〕12号`: the procuratorate's register of judicial-aid decisions."""
-    grants = _numbered(aid.unique("grant", keep="first").sort("grant"), rng, ["region"])
-    place = pl.col("region").replace_strict(_PLACE, default="")
-    return grants.select("grant", aid_no=pl.format("{}检司救〔{}〕{}号", place, "year", "seq"))
+    grants = aid.unique("grant", keep="first").sort("grant")
+    region, on = ids.region_index(grants["region"]), grants["on"].to_numpy()
+    seq = ids.sequence_numbers(b.rng, region, on, b.slot)
+    return grants.select("grant", aid_no=ids.award_numbers(region, on, seq, kind="检司救"))
 
 
 def _spell(b: Book, frame: pl.DataFrame, column: str, force: str = "") -> pl.DataFrame:
@@ -274,7 +264,7 @@ def render_frames(b: Book) -> dict[tuple[str, str], pl.DataFrame]:
         award_amount="award", paid_amount="paid", decided_on=_date("on")
     )
     aid = b.frame("aid")
-    aid = aid.join(numbers, on="case").join(_aid_numbers(aid, b.rng), on="grant")
+    aid = aid.join(numbers, on="case").join(_aid_numbers(b, aid), on="grant")
     aid = _people(b, aid, person_id="pid").with_columns(granted_on=_date("on"))
     support = _people(b, b.frame("support"), person_id="pid").with_columns(
         start_on=_date("start"),

@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 
 from coordinator.synth.extend import Population
-from coordinator.synth.ids import day, year_of
+from coordinator.synth.ids import year_of
+from coordinator.synth.world import AS_OF_DAY as AS_OF
 
-AS_OF = day(2025, 6, 30)
 WAGE_YEARS = range(2019, 2025)
 ATTACHED = "刑事附带民事赔偿"  # compensation ordered in the criminal judgment: same case number
 # Crime, share of victims, median loss (yuan), log spread: ~7% of losses reach 30,000 yuan.
@@ -55,7 +55,7 @@ class Book:
     (numbered when rendered)."""
 
     def __init__(self, pop: Population) -> None:
-        self.rng, self.pop = pop.rng("aid"), pop
+        self.rng, self.pop, self.slot = pop.rng("aid"), pop, pop.slot("aid")
         self.rows: dict[str, dict[str, list[object]]] = {
             t: {c: [] for c in cols} for t, cols in TABLES.items()
         }

@@ -99,6 +99,21 @@ def case(
     return _apply(numbers, idx, kinds, spellings)
 
 
+def project(
+    rng: np.random.Generator, codes: pl.Series, rate: float | np.ndarray = RATE
+) -> pl.Series:
+    """Full-width digits and hyphens, spaces around hyphens, or padding (project codes)."""
+    idx = _pick(rng, len(codes), rate)
+    kinds = rng.integers(0, 3, idx.size)
+    s = pl.col("s")
+    spellings = [
+        s.str.replace_many([*_DIGITS, "-"], [*_FULLWIDTH_DIGITS, "－"]),
+        s.str.replace_all("-", " - ", literal=True),
+        pl.concat_str([pl.lit(" "), s, pl.lit(" ")]),
+    ]
+    return _apply(codes, idx, kinds, spellings)
+
+
 def corrupt_person(
     rng: np.random.Generator, ids: pl.Series, candidates: np.ndarray, count: int
 ) -> pl.Series:

@@ -22,8 +22,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import polars as pl
 
+from coordinator.synth.ids import EPOCH, SLOTS
+
 # Contributor modules under coordinator.synth, in the order they run.
 CONTRIBUTORS: tuple[str, ...] = ("housing_fund", "wages", "aid")
+
+
+def planted_count(size: int) -> int:
+    """Planted cases (or people) per story of a contributor's model: about one per 20,000
+    people, never fewer than five."""
+    return max(5, size // 20_000)
 
 
 @dataclass(frozen=True)
@@ -37,9 +45,22 @@ class Population:
     as_of: datetime.date  # every event happens before this date
     seed: int
 
+    @property
+    def as_of_day(self) -> int:
+        """as_of in the internal date representation (days since 1970-01-01)."""
+        return (self.as_of - EPOCH).days
+
     def rng(self, module: str) -> np.random.Generator:
         """A generator of the contributor's own, so adding one never reshuffles another."""
         return np.random.default_rng([self.seed, zlib.crc32(module.encode())])
+
+    def slot(self, module: str) -> int:
+        """The contributor's residue class in registers it shares (ids.sequence_numbers); the
+        seed-001 world numbers in slot 0."""
+        slot = 1 + CONTRIBUTORS.index(module)
+        if slot >= SLOTS:
+            raise ValueError(f"ids.SLOTS ({SLOTS}) leaves no register slot for {module}")
+        return slot
 
 
 @dataclass

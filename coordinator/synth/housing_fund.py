@@ -22,7 +22,7 @@ import numpy as np
 import polars as pl
 
 from coordinator.synth import dirty, ids
-from coordinator.synth.extend import Contribution, Population
+from coordinator.synth.extend import Contribution, Population, planted_count
 from coordinator.synth.ids import day, year_of
 from fedscreen.identifiers import normalise
 
@@ -46,10 +46,6 @@ LOOKALIKES = (
     "judgment_basis",  # "no assets" ended the enforcement of a judgment, not of an order
     "never_enforced",  # unpaid order the centre never sent to court
 )
-
-
-def planted_count(size: int) -> int:
-    return max(5, size // 20_000)
 
 
 class _Rows:
@@ -79,12 +75,12 @@ class Built:
 class _World:
     def __init__(self, pop: Population) -> None:
         self.pop, self.rng = pop, pop.rng("housing_fund")
-        self.as_of = (pop.as_of - ids.EPOCH).days
+        self.as_of = pop.as_of_day
         f = pop.firms
         self.status = f["status"].to_numpy()
         self.active = np.isin(self.status, ACTIVE)
         self.reported = np.maximum(f["reported_employees"].to_numpy(), 0)
-        self.region = _region_index(f["region"])
+        self.region = ids.region_index(f["region"])
         self.est = f["established_on"].cast(pl.Int32).to_numpy().astype(np.int64)
         planted = pop.people.filter("planted")["person_id"].implode()
         shells = f["legal_rep_id"].is_in(planted).to_numpy()
@@ -160,11 +156,6 @@ class _World:
             status=status,
             closed=np.where(status == RUNNING, -1, closed),
         )
-
-
-def _region_index(codes: pl.Series) -> np.ndarray:
-    lookup = {code: i for i, code in enumerate(ids.REGION_CODE)}
-    return codes.replace_strict(lookup, return_dtype=pl.Int64).to_numpy()
 
 
 def _plant(w: _World, n: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -285,10 +276,6 @@ def _tax(w: _World) -> pl.DataFrame:
     )
 
 
-def _dates(days: np.ndarray) -> pl.Series:
-    return pl.Series(days.astype(np.int32)).cast(pl.Date).set(pl.Series(days < 0), None)
-
-
 def _optional(spell: Spelling, values: pl.Series, rows: np.ndarray) -> pl.Series:
     """values[rows] spelled by `spell`, null where rows < 0."""
     out = pl.Series([None] * len(rows), dtype=pl.Utf8)
@@ -301,20 +288,20 @@ def _optional(spell: Spelling, values: pl.Series, rows: np.ndarray) -> pl.Series
 def _render(w: _World) -> tuple[dict[tuple[str, str], pl.DataFrame], pl.Series]:
     """The three agencies' files, and each enforcement case's canonical number."""
     rng, o, e = w.rng, w.orders.get(), w.enf.get()
-    usccs, people = w.pop.firms["uscc"], w.pop.people
-    person_region = _region_index(people["region"].gather(np.maximum(e["person"], 0)))
+    usccs, people, slot = w.pop.firms["uscc"], w.pop.people, w.pop.slot("housing_fund")
+    person_region = ids.region_index(people["region"].gather(np.maximum(e["person"], 0)))
     region = np.where(e["firm"] >= 0, w.region[e["firm"]], person_region)
-    seq = ids.sequence_numbers(rng, region, e["filed"])
-    case_no = ids.court_case_numbers(region, e["filed"], seq).str.replace("民初", "执")
+    seq = ids.sequence_numbers(rng, region, e["filed"], slot)
+    case_no = ids.court_case_numbers(region, e["filed"], seq, "执")
     order_no = ids.award_numbers(
         w.region[o["firm"]],
         o["issued"],
-        ids.sequence_numbers(rng, w.region[o["firm"]], o["issued"]),
+        ids.sequence_numbers(rng, w.region[o["firm"]], o["issued"], slot),
         kind="公积金责缴字",
     )
     judged = np.flatnonzero(e["order"] < 0)
     jr, jd = region[judged], e["decided"][judged]
-    jseq = ids.sequence_numbers(rng, jr, jd)
+    jseq = ids.sequence_numbers(rng, jr, jd, slot)
     award = e["basis"][judged] == "仲裁裁决"
     basis_doc = pl.Series(
         np.where(
@@ -338,9 +325,9 @@ def _render(w: _World) -> tuple[dict[tuple[str, str], pl.DataFrame], pl.Series]:
                 partial(dirty.person, rng), people["person_id"], e["person"][eo]
             ),
             "amount": e["cents"][eo] / 100.0,
-            "filed_on": _dates(e["filed"][eo]),
+            "filed_on": ids.dates(e["filed"][eo], optional=True),
             "status": e["status"][eo],
-            "closed_on": _dates(e["closed"][eo]),
+            "closed_on": ids.dates(e["closed"][eo], optional=True),
         }
     )
     orders = pl.DataFrame(
@@ -349,8 +336,8 @@ def _render(w: _World) -> tuple[dict[tuple[str, str], pl.DataFrame], pl.Series]:
             "employer_uscc": dirty.org(rng, usccs.gather(o["firm"][oo])),
             "employees_affected": o["employees"][oo],
             "amount": o["cents"][oo] / 100.0,
-            "issued_on": _dates(o["issued"][oo]),
-            "deadline": _dates(o["deadline"][oo]),
+            "issued_on": ids.dates(o["issued"][oo], optional=True),
+            "deadline": ids.dates(o["deadline"][oo], optional=True),
             "status": o["status"][oo],
             "enforcement_case_no": _optional(partial(dirty.case, rng), case_no, enf_of_order[oo]),
         }

@@ -66,6 +66,7 @@ _USCC_W = np.array(USCC_WEIGHTS, dtype=np.int64)
 _USCC_ALPHABET = np.frombuffer(USCC_CHARS.encode(), dtype=np.uint8)
 _ORG_W = np.array((3, 7, 9, 10, 5, 8, 4, 2), dtype=np.int64)  # GB 11714-1997
 _MA_FROM = day(2015, 10, 1)  # organisation codes of firms registered since then start "MA"
+SLOTS = 4  # residue classes of shared registers: the seed-001 world (0) and its contributors
 
 
 def _digits(values: np.ndarray, width: int) -> np.ndarray:
@@ -164,48 +165,72 @@ def usccs(rng: np.random.Generator, region: np.ndarray, established: np.ndarray)
     return _to_series(rows, "uscc")
 
 
-def sequence_numbers(rng: np.random.Generator, region: np.ndarray, on: np.ndarray) -> np.ndarray:
-    """Per (region, year) increasing document numbers in date order, with gaps.
+def sequence_numbers(
+    rng: np.random.Generator, register: np.ndarray, on: np.ndarray, slot: int = 0
+) -> np.ndarray:
+    """Per (register, year) increasing document numbers in date order, with gaps.
 
-    Gaps and a random start because a register numbers every case of its kind (all civil
-    first-instance suits, say), not only the labour ones here.
+    `register` tells registers apart: a region index, or any integer key (a region and a kind
+    of case, say). Gaps and a random start because a register numbers every case of its kind
+    (all civil first-instance suits, say), not only the ones made here. Several generators file
+    into one register (a court's 执 numbers come from the housing-fund and the wage contributors):
+    each numbers only its own residue class `slot` modulo SLOTS, so no two ever issue one number.
     """
-    n = len(region)
-    year = year_of(on)
-    start = rng.integers(1, 600, (len(REGIONS), 2100 - 1970))
+    if not 0 <= slot < SLOTS:
+        raise ValueError(f"slot must be in [0, {SLOTS}), got {slot}")
+    n = len(register)
     frame = pl.DataFrame(
         {
             "row": np.arange(n),
-            "region": region,
-            "year": year,
+            "register": np.asarray(register, dtype=np.int64),
+            "year": year_of(np.asarray(on)),
             "on": on,
             "step": rng.integers(1, 30, n),
-            "start": start[region, year - 1970] if n else np.empty(0, np.int64),
+            "start": rng.integers(1, 600, n),
         }
     )
-    numbered = frame.sort(["region", "year", "on", "row"]).with_columns(
-        seq=pl.col("step").cum_sum().over(["region", "year"]) + pl.col("start")
+    group = ["register", "year"]
+    numbered = frame.sort([*group, "on", "row"]).with_columns(
+        seq=pl.col("step").cum_sum().over(group) + pl.col("start").first().over(group)
     )
     out = np.empty(n, dtype=np.int64)
-    out[numbered["row"].to_numpy()] = numbered["seq"].to_numpy()
+    out[numbered["row"].to_numpy()] = numbered["seq"].to_numpy() * SLOTS + slot
     return out
+
+
+def region_index(codes: pl.Series) -> np.ndarray:
+    """Indices into REGIONS of region codes."""
+    lookup = {code: i for i, code in enumerate(REGION_CODE)}
+    return codes.replace_strict(lookup, return_dtype=pl.Int64).to_numpy()
+
+
+def dates(days: np.ndarray, *, optional: bool = False) -> pl.Series:
+    """Internal day numbers as dates; if `optional`, negative numbers (the -1 of "none") are
+    NULL (only for events, which all happen after 1970: birth dates may be negative)."""
+    days = np.asarray(days, dtype=np.int64)
+    out = pl.Series(days.astype(np.int32)).cast(pl.Date)
+    return out.set(pl.Series(days < 0), None) if optional else out
 
 
 def _lookup(values: list[str], index: np.ndarray) -> pl.Series:
     return pl.Series(np.array(values)[index])
 
 
-def court_case_numbers(region: np.ndarray, filed: np.ndarray, seq: np.ndarray) -> pl.Series:
-    """`（2024）豫0502民初1234号`: year filed, province, court code (region's last 4 digits)."""
+def court_case_numbers(
+    region: np.ndarray, filed: np.ndarray, seq: np.ndarray, kind: str | np.ndarray = "民初"
+) -> pl.Series:
+    """`（2024）豫0502民初1234号`: year filed, province, court code (region's last 4 digits) and
+    the kind of case (民初 civil first instance, 执 enforcement, 刑初 criminal; one or per row)."""
     frame = pl.DataFrame(
         {
             "year": year_of(filed),
             "court": _lookup([r.province + r.code[2:] for r in REGIONS], region),
+            "kind": np.broadcast_to(np.asarray(kind), (len(seq),)),
             "seq": seq,
         }
     )
     return frame.select(
-        pl.format("（{}）{}民初{}号", "year", "court", "seq").alias("case_no")
+        pl.format("（{}）{}{}{}号", "year", "court", "kind", "seq").alias("case_no")
     ).to_series()
 
 

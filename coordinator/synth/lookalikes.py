@@ -24,7 +24,7 @@ from coordinator.synth.rings import (
     PAY_LAG,
     RETIRE_LAG,
     claims,
-    elderly_births,
+    elderly_people,
     insure,
     lag,
     pay_back,
@@ -80,14 +80,7 @@ def _contested(world: World, n_firms: int) -> None:
     per_firm = rng.integers(1, 5, n_firms)
     fid = np.repeat(fids, per_firm)
     filed = np.repeat(start, per_firm) + rng.integers(0, 121, len(fid))
-    male = rng.random(len(fid)) < 0.55
-    pids = world.add(
-        "people",
-        birth=elderly_births(world, filed, male),
-        male=male,
-        region=world.table("firms")["region"][fid],
-        planted=True,
-    )
+    pids = elderly_people(world, filed, world.table("firms")["region"][fid])
     confirmed = rng.random(len(fid)) < 0.4
     via, key, decided = claims(
         world, pids, fid, filed, court_share=0.7, contested=True, confirmed=confirmed
@@ -179,14 +172,7 @@ def _isolated(world: World, n: int) -> None:
     rng = world.rng
     filed = rng.integers(EARLIEST, LATEST_START, n)
     fids = _firms(world, n, (1, 10), filed)
-    male = rng.random(n) < 0.55
-    pids = world.add(
-        "people",
-        birth=elderly_births(world, filed, male),
-        male=male,
-        region=world.table("firms")["region"][fids],
-        planted=True,
-    )
+    pids = elderly_people(world, filed, world.table("firms")["region"][fids])
     via, key, decided = claims(
         world, pids, fids, filed, court_share=0.8, contested=False, confirmed=True
     )

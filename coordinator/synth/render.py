@@ -37,10 +37,6 @@ def conform(frame: pl.DataFrame, role: str, dataset: str) -> pl.DataFrame:
     return frame.select(pl.col(c.name).cast(polars_type(c.type)) for c in columns)
 
 
-def _dates(days: np.ndarray) -> pl.Series:
-    return pl.Series(days.astype(np.int32)).cast(pl.Date)
-
-
 def _money(cents: np.ndarray) -> pl.Series:
     """Cents to yuan; negative cents mean NULL."""
     values = pl.Series(cents / 100.0)
@@ -86,6 +82,16 @@ class _Renderer:
     def org(self, rows: np.ndarray) -> pl.Series:
         return dirty.org(self.rng, self.uscc.gather(rows))
 
+    def cited(self, via: np.ndarray, key: np.ndarray) -> pl.Series:
+        """The canonical number of the judgment ("court") or award ("arbitration") at `key`;
+        null for any other `via`."""
+        doc = pl.Series([None] * len(via), dtype=pl.Utf8)
+        for kind, numbers in (("court", self.case_no), ("arbitration", self.award_no)):
+            rows = np.flatnonzero(via == kind)
+            if rows.size:
+                doc.scatter(rows, numbers.gather(key[rows]))
+        return doc
+
     def labour_cases(self) -> pl.DataFrame:
         c = self.cases
         order = _order(self.rng, c["filed"])
@@ -101,8 +107,8 @@ class _Renderer:
                 "case_no": dirty.case(self.rng, self.case_no.gather(order)),
                 "court_region": ids.REGION_CODE[region],
                 "cause": c["cause"][order],
-                "filed_on": _dates(c["filed"][order]),
-                "decided_on": _dates(c["decided"][order]),
+                "filed_on": ids.dates(c["filed"][order]),
+                "decided_on": ids.dates(c["decided"][order]),
                 "plaintiff_id": plaintiff,
                 "defendant_uscc": self.org(c["fid"][order]),
                 "outcome": c["outcome"][order],
@@ -122,7 +128,7 @@ class _Renderer:
                 "respondent_uscc": self.org(a["fid"][order]),
                 "cause": a["cause"][order],
                 "outcome": a["outcome"][order],
-                "decided_on": _dates(a["decided"][order]),
+                "decided_on": ids.dates(a["decided"][order]),
                 "award_text": a["text"][order],
             }
         )
@@ -143,7 +149,7 @@ class _Renderer:
                 "uscc": self.org(order),
                 "name": company_names(self.rng, places),
                 "region": ids.REGION_CODE[f["region"][order]],
-                "established_on": _dates(f["established"][order]),
+                "established_on": ids.dates(f["established"][order]),
                 "status": f["status"][order],
                 "registered_capital": _money(f["capital"][order]),
                 "legal_rep_id": self.pid(f["legal_rep"][order]),
@@ -159,7 +165,7 @@ class _Renderer:
             {
                 "employer_uscc": self.org(rows),
                 "insured_count": self.firms["insured"][rows],
-                "as_of": _dates(np.full(len(rows), AS_OF_DAY)),
+                "as_of": ids.dates(np.full(len(rows), AS_OF_DAY)),
             }
         )
 
@@ -172,10 +178,10 @@ class _Renderer:
         return pl.DataFrame(
             {
                 "person_id": self.pid(pid),
-                "birth_date": _dates(self.people["birth"][pid]),
+                "birth_date": ids.dates(self.people["birth"][pid]),
                 "gender": np.where(self.people["male"][pid], "M", "F"),
                 "region": ids.REGION_CODE[self.people["region"][pid]],
-                "first_insured_on": _dates(np.maximum(first, birth)),
+                "first_insured_on": ids.dates(np.maximum(first, birth)),
             }
         )
 
@@ -183,13 +189,8 @@ class _Renderer:
         b = world.table("back_payments")
         order = _order(self.rng, b["paid"])
         b = {k: v[order] for k, v in b.items()}
-        ref, key = b["ref"], b["ref_key"]
-        doc = pl.Series([None] * len(ref), dtype=pl.Utf8)
-        for kind, numbers in (("court", self.case_no), ("arbitration", self.award_no)):
-            rows = np.flatnonzero(ref == kind)
-            if rows.size:
-                doc.scatter(rows, numbers.gather(key[rows]))
-        rows = np.flatnonzero(ref == "audit")
+        doc = self.cited(b["ref"], b["ref_key"])
+        rows = np.flatnonzero(b["ref"] == "audit")
         region = self.firms["region"][b["fid"][rows]]
         seq = ids.sequence_numbers(self.rng, region, b["paid"][rows])
         if rows.size:
@@ -200,7 +201,7 @@ class _Renderer:
                 "employer_uscc": self.org(b["fid"]),
                 "months": b["months"],
                 "amount": _money(b["amount"]),
-                "paid_on": _dates(b["paid"]),
+                "paid_on": ids.dates(b["paid"]),
                 "basis_type": b["basis"],
                 "basis_doc_no": dirty.case(self.rng, doc, b["doc_dirt"]),
             }
@@ -212,7 +213,7 @@ class _Renderer:
         return pl.DataFrame(
             {
                 "person_id": self.pid(r["pid"][order]),
-                "retired_on": _dates(r["retired"][order]),
+                "retired_on": ids.dates(r["retired"][order]),
                 "monthly_pension": _money(r["pension"][order]),
                 "contribution_months": r["contribution_months"][order],
             }
@@ -223,7 +224,7 @@ class _Renderer:
         return pl.DataFrame(
             {
                 "person_id": self.person,
-                "birth_date": _dates(p["birth"]),
+                "birth_date": ids.dates(p["birth"]),
                 "gender": np.where(p["male"], "M", "F"),
                 "region": ids.REGION_CODE[p["region"]],
                 "planted": p["planted"].astype(bool),
@@ -236,7 +237,7 @@ class _Renderer:
             {
                 "uscc": self.uscc,
                 "region": ids.REGION_CODE[f["region"]],
-                "established_on": _dates(f["established"]),
+                "established_on": ids.dates(f["established"]),
                 "status": f["status"],
                 "reported_employees": f["reported"],
                 "insured_count": f["insured"],
@@ -246,12 +247,7 @@ class _Renderer:
 
     def reference(self, table: dict[str, np.ndarray], extra: str) -> pl.DataFrame:
         """Canonical person ID and case number of truth / look-alike rows (small tables)."""
-        via, key = table["via"], table["key"]
-        raw = pl.Series([None] * len(via), dtype=pl.Utf8)
-        for kind, numbers in (("court", self.case_no), ("arbitration", self.award_no)):
-            rows = np.flatnonzero(via == kind)
-            if rows.size:
-                raw.scatter(rows, numbers.gather(key[rows]))
+        raw = self.cited(table["via"], table["key"])
         case_no = [normalise("case", number) for number in raw.to_list()]
         return pl.DataFrame(
             {

@@ -32,9 +32,12 @@ def lag(world: World, bounds: tuple[int, int], n: int) -> np.ndarray:
     return world.rng.integers(bounds[0], bounds[1] + 1, n)
 
 
-def elderly_births(world: World, on: np.ndarray, male: np.ndarray) -> np.ndarray:
-    """Men 52-62, women 50-60 on `on`: close to (or past) the statutory retirement age."""
-    return world.births_for_age(on, np.where(male, 52, 50), np.where(male, 62, 60))
+def elderly_people(world: World, on: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """New planted people living in `region`, 55% men; men 52-62 and women 50-60 on `on`:
+    close to (or past) the statutory retirement age."""
+    male = world.rng.random(len(on)) < 0.55
+    birth = world.births_for_age(on, np.where(male, 52, 50), np.where(male, 62, 60))
+    return world.add("people", birth=birth, male=male, region=region, planted=True)
 
 
 def claims(
@@ -177,11 +180,8 @@ def _plant_ring(world: World, ring: int) -> None:
     )
 
     filed = start + rng.integers(0, window + 1, n)
-    male = rng.random(n) < 0.55
     home = np.where(rng.random(n) < 0.85, region, world.region(n))
-    pids = world.add(
-        "people", birth=elderly_births(world, filed, male), male=male, region=home, planted=True
-    )
+    pids = elderly_people(world, filed, home)
     which = rng.permutation(np.arange(n) % shells)
     shell = fids[which]
     shell_in_court = rng.random(shells) < COURT_SHARE

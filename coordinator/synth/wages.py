@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from coordinator.synth.extend import Contribution, Population
+from coordinator.synth.extend import Contribution, Population, planted_count
 from coordinator.synth.ids import day
 from coordinator.synth.wages_records import (
     APPLIED,
@@ -46,11 +46,6 @@ START = day(2019, 1, 1)
 
 
 # --- the two models' cases -------------------------------------------------------------------
-def case_count(size: int) -> int:
-    """Planted cases per model: about one per 20,000 people, never fewer than five."""
-    return max(5, size // 20_000)
-
-
 def _decision_cases(
     b: Builder, escrow: str, status: str, paid: tuple[float, float], enforced: np.ndarray
 ) -> tuple[pl.Series, np.ndarray]:
@@ -195,7 +190,7 @@ def _background_complaints(
 
 def contribute(pop: Population) -> Contribution:
     b = Builder(pop)
-    n = case_count(pop.size)
+    n = planted_count(pop.size)  # per model
     _background(b)
     truth = {ESCROW_MODEL: _escrow_cases(b, n), SUPPORT_MODEL: _support_cases(b, n)}
     return Contribution(frames=b.finish(), truth=truth)

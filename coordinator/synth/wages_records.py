@@ -8,27 +8,19 @@ asked to build are in wages.py.
 
 from __future__ import annotations
 
-import datetime
-import re
-
 import numpy as np
 import polars as pl
 
-from coordinator.synth import dirty
+from coordinator.synth import dirty, ids
 from coordinator.synth import texts as t
 from coordinator.synth.extend import Population
-from coordinator.synth.ids import REGIONS, day, year_of
+from coordinator.synth.ids import day, year_of
 
 DECISION_BASIS = "行政处理决定"
 STUCK, ONGOING, DONE, ENDED = "终结本次执行", "执行中", "执行完毕", "终结执行"
 PERFORMED, PARTLY, UNPERFORMED, APPLIED = "已履行", "部分履行", "未履行", "已申请强制执行"
 OPEN, RESOLVED, WITHDRAWN, TRANSFERRED = "处理中", "已解决", "已撤回", "已移送"
-_EPOCH = datetime.date(1970, 1, 1)
-_PREFIX = {r.code: r.arbitration for r in REGIONS}  # 文, 勉, 伍 …: local document prefixes
-_COURT = {r.code: r.province + r.code[2:] for r in REGIONS}  # 豫0502 …: court codes
 _PROJECT_STATUS = ["在建", "竣工", "停工"]
-_HALF = list("0123456789-")
-_FULL = [chr(ord(c) + 0xFEE0) for c in _HALF]
 
 # Identifier columns per dataset (dirty spellings are drawn for these), and each one's row order.
 IDS: dict[tuple[str, str], dict[str, str]] = {
@@ -52,38 +44,15 @@ _ORDER = {
     "wage_deposits": "project_code", "projects": "permit_on", "presale_escrow": "project_code",
     "enforcement_cases": "filed_on", "labour_cases": "filed_on",
 }  # fmt: skip
-_DIRT = {"person": dirty.person, "org": dirty.org, "case": dirty.case}
+_DIRT = {"person": dirty.person, "org": dirty.org, "case": dirty.case, "project": dirty.project}
 
 
 def _dates(days: np.ndarray) -> pl.Series:
-    """Internal day numbers to dates; negative numbers mean NULL."""
-    days = np.asarray(days, dtype=np.int64)
-    return pl.Series(days.astype(np.int32)).cast(pl.Date).set(pl.Series(days < 0), None)
+    return ids.dates(days, optional=True)
 
 
 def _money(yuan: np.ndarray) -> pl.Series:
     return pl.Series(np.round(np.asarray(yuan, dtype=float), 2)).fill_nan(None)
-
-
-def dirty_project(
-    rng: np.random.Generator, codes: pl.Series, rate: float = dirty.RATE
-) -> pl.Series:
-    """Full-width digits and hyphens, spaces around hyphens, or padding: all normalise back."""
-    idx = np.flatnonzero((rng.random(len(codes)) < rate) & codes.is_not_null().to_numpy())
-    if idx.size == 0:
-        return codes
-    sub = pl.DataFrame({"s": codes.gather(idx), "k": rng.integers(0, 3, idx.size)})
-    s, k = pl.col("s"), pl.col("k")
-    spelled = sub.select(
-        pl.when(k == 0)
-        .then(s.str.replace_many(_HALF, _FULL))
-        .when(k == 1)
-        .then(s.str.replace_all("-", " - ", literal=True))
-        .otherwise(pl.concat_str([pl.lit(" "), s, pl.lit(" ")]))
-    ).to_series()
-    out = codes.clone()
-    out.scatter(idx, spelled)
-    return out
 
 
 class Builder:
@@ -92,9 +61,10 @@ class Builder:
     def __init__(self, pop: Population) -> None:
         self.rng = pop.rng("wages")
         self.size = pop.size
-        self.today = (pop.as_of - _EPOCH).days
+        self.today, self.slot = pop.as_of_day, pop.slot("wages")
         self.uscc, self.person = pop.firms["uscc"], pop.people["person_id"]
         self.firm_region = pop.firms["region"].to_numpy()
+        self.region = ids.region_index(pop.firms["region"])
         active = pop.firms["status"].is_in(["存续", "在业"]).to_numpy()
         age = (self.today - pop.people["birth_date"].cast(pl.Int32).to_numpy()) / 365.25
         able = (age >= 20) & (age < 60) & ~pop.people["planted"].to_numpy()
@@ -116,25 +86,16 @@ class Builder:
     def add(self, key: tuple[str, str], **columns: object) -> None:
         self.rows.setdefault(key, []).append(pl.DataFrame(columns))
 
-    def numbers(
-        self, firms: np.ndarray, on: np.ndarray, template: str, base: int = 100
-    ) -> pl.Series:
-        """Document numbers, unique across this module: template fields {prefix} and {court}
-        (from the firm's region), {year} (of `on`) and {seq}."""
-        seq = base + self.serial + np.arange(len(firms))
+    def numbers(self, firms: np.ndarray, on: np.ndarray, kind: str) -> pl.Series:
+        """Document numbers of the firms' regions and the years of `on`, unique across this
+        module and in its own slot of shared registers: court case numbers for kind 执 or 民初,
+        else the local agency's (人社监处字, 人社投字)."""
+        seq = ids.SLOTS * (self.serial + 1 + np.arange(len(firms))) + self.slot
         self.serial += len(firms)
-        region = pl.Series(self.firm_region[firms])
-        frame = pl.DataFrame(
-            {
-                "prefix": region.replace_strict(_PREFIX),
-                "court": region.replace_strict(_COURT),
-                "year": year_of(np.asarray(on)),
-                "seq": seq,
-            }
-        )
-        parts = re.split(r"\{(\w+)\}", template)  # literal, field, literal, field, …
-        exprs = [pl.col(p).cast(pl.Utf8) if i % 2 else pl.lit(p) for i, p in enumerate(parts) if p]
-        return frame.select(pl.concat_str(exprs).alias("number")).to_series()
+        region, on = self.region[firms], np.asarray(on)
+        if kind in ("执", "民初"):
+            return ids.court_case_numbers(region, on, seq, kind)
+        return ids.award_numbers(region, on, seq, kind)
 
     # --- housing and construction -----------------------------------------------------------
     def escrow(self, kinds: np.ndarray) -> np.ndarray:
@@ -201,7 +162,7 @@ class Builder:
         workers = np.clip(rng.geometric(0.12, n), fewest, 120)
         amount = np.round(workers * rng.uniform(3_000, 20_000, n), 2)
         paid = np.round(amount * paid, 2)
-        numbers = self.numbers(employer, issued, "{prefix}人社监处字〔{year}〕{seq}号")
+        numbers = self.numbers(employer, issued, "人社监处字")
         self.add(
             ("hrss", "inspection_decisions"),
             decision_no=numbers, employer_uscc=self.uscc.gather(employer), project_code=project,
@@ -220,7 +181,7 @@ class Builder:
         closed = np.minimum(filed + rng.integers(60, 400, n), self.today - 1)
         self.add(
             ("court", "enforcement_cases"),
-            case_no=self.numbers(employer, filed, "（{year}）{court}执{seq}号", base=1_000),
+            case_no=self.numbers(employer, filed, "执"),
             court_region=self.firm_region[employer], basis_type=DECISION_BASIS,
             basis_doc_no=basis, respondent_uscc=self.uscc.gather(employer),
             respondent_id=pl.Series([None] * n, dtype=pl.Utf8), amount=_money(amount),
@@ -247,7 +208,7 @@ class Builder:
         closed = np.where(state == OPEN, -1, closed)
         self.add(
             ("hrss", "wage_complaints"),
-            complaint_id=self.numbers(employer[group], on, "{prefix}人社投字〔{year}〕{seq}号"),
+            complaint_id=self.numbers(employer[group], on, "人社投字"),
             worker_id=self.person.gather(workers), employer_uscc=self.uscc.gather(employer[group]),
             project_code=project.gather(group), amount_owed=_money(rng.uniform(2_000, 60_000, n)),
             filed_on=_dates(on), status=state, closed_on=_dates(closed),
@@ -270,7 +231,7 @@ class Builder:
         )
         self.add(
             ("court", "labour_cases"),
-            case_no=self.numbers(employer, filed, "（{year}）{court}民初{seq}号", base=20_000),
+            case_no=self.numbers(employer, filed, "民初"),
             court_region=self.firm_region[employer], cause=t.WAGES, filed_on=_dates(filed),
             decided_on=_dates(np.where(pending.to_numpy(), -1, decided)),
             plaintiff_id=self.person.gather(workers), defendant_uscc=self.uscc.gather(employer),
@@ -287,7 +248,7 @@ class Builder:
             tie = pl.Series("__tie", self.rng.random(frame.height))
             frame = frame.with_columns(tie).sort([_ORDER[key[1]], "__tie"]).drop("__tie")
             for column, kind in IDS[key].items():
-                spell = _DIRT.get(kind, dirty_project)
+                spell = _DIRT[kind]
                 frame = frame.with_columns(spell(self.rng, frame[column]).alias(column))
             out[key] = frame
         return out

@@ -19,11 +19,13 @@ from coordinator.synth import (
     SynthSummary,
     dataset_path,
     generate,
+    ids,
     ring_count,
     truth_file,
 )
 from coordinator.synth import dirty as dirt
-from coordinator.synth.ids import REGIONS, org_code_check_char
+from coordinator.synth.extend import CONTRIBUTORS, Population
+from coordinator.synth.ids import REGIONS, day, org_code_check_char
 from coordinator.synth.lookalikes import KINDS
 from fedscreen.dictionary import datasets, roles
 from fedscreen.identifiers import normalise, person_check_char, uscc_check_char
@@ -233,6 +235,41 @@ def test_identifiers_are_unique(data: dict[str, pl.DataFrame]) -> None:
     assert data["employers"]["employer_uscc_n"].is_unique().all()
     assert data["labour_cases"]["case_no_n"].is_unique().all()
     assert data["arbitration_awards"]["award_no_n"].is_unique().all()
+
+
+def test_generators_sharing_a_register_never_issue_one_number_twice() -> None:
+    rng = np.random.default_rng(0)
+    region = rng.integers(0, 2, 400)
+    on = rng.integers(day(2023), day(2024, 6), 400)
+    first = ids.sequence_numbers(rng, region, on)
+    second = ids.sequence_numbers(rng, region, on, slot=2)
+    assert not set(first) & set(second)
+    assert (first % ids.SLOTS == 0).all() and (second % ids.SLOTS == 2).all()
+    for r in (0, 1):  # per register and year, rising in date order
+        for year in (2023, 2024):
+            mine = np.flatnonzero((region == r) & (ids.year_of(on) == year))
+            by_date = mine[np.lexsort((mine, on[mine]))]
+            assert (np.diff(first[by_date]) > 0).all()
+    with pytest.raises(ValueError, match="slot"):
+        ids.sequence_numbers(rng, region, on, slot=ids.SLOTS)
+    empty = pl.DataFrame()
+    slots = [Population(empty, empty, 0, AS_OF, 0).slot(name) for name in CONTRIBUTORS]
+    assert sorted(set(slots)) == slots and 0 not in slots and max(slots) < ids.SLOTS
+
+
+def test_the_courts_registers_hold_each_number_once(summary: SynthSummary) -> None:
+    """Seed 001, the wage and the judicial-aid contributors all file 民初 suits; the housing-fund
+    and wage contributors both file 执 cases."""
+
+    def numbers(name: str) -> pl.Series:
+        frame = pl.read_parquet(dataset_path(summary.out, "court", name))
+        return frame["case_no"].map_elements(partial(normalise, "case"), pl.Utf8).unique()
+
+    civil = pl.concat([numbers("labour_cases"), numbers("civil_judgments")])
+    assert civil.str.contains("民初").sum() > 100 and civil.is_unique().all()
+    enforcement = pl.read_parquet(dataset_path(summary.out, "court", "enforcement_cases"))
+    assert set(enforcement["basis_type"]) >= {"责令限期缴存决定", "行政处理决定"}
+    assert numbers("enforcement_cases").len() == enforcement.height
 
 
 def test_case_numbers_name_the_court_of_the_case(data: dict[str, pl.DataFrame]) -> None:
