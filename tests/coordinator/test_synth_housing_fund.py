@@ -8,47 +8,26 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 import pytest
 
-from coordinator.combine import Lead, combine
-from coordinator.modeltest import run_roles
-from coordinator.synth import (
-    AS_OF,
-    dataset_path,
-    lookalikes,
-    population,
-    rings,
-)
+from coordinator.synth import AS_OF, Frames, seed_world
 from coordinator.synth import housing_fund as hf
 from coordinator.synth.extend import Population
-from coordinator.synth.render import conform, render
-from coordinator.synth.world import World
+from coordinator.synth.render import conform
 from fedscreen.dictionary import datasets
 from fedscreen.identifiers import normalise
-from fedscreen.manifest import load_manifest
-from fedscreen.tokens import TokenKeys, reference_token
+from tests.coordinator.synth_replay import canonical, quality, replay, write
 
 PEOPLE, SEED = 100_000, 7
-MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / hf.MODEL
-SECRET = b"test secret for the housing-fund replay"
 CAP = 0.2  # the demo agents' disclosure cap: share of a role's largest input dataset
-
-
-Frames = dict[tuple[str, str], pl.DataFrame]
 
 
 def _world(people: int, seed: int) -> tuple[Population, Frames]:
     """The canonical population exactly as coordinator.synth.generate hands it to contributors,
     and the seed-001 agencies' frames (market regulation's register among them)."""
-    world = World(np.random.default_rng(seed))
-    n_rings = max(4, people // 50_000)
-    rings.plant(world, n_rings)
-    lookalikes.plant(world, n_rings)
-    population.populate(world, people)
-    r = render(world)
-    return Population(r.people, r.firms, people, AS_OF, seed), r.frames
+    rendered, pop = seed_world(people, seed)
+    return pop, rendered.frames
 
 
 @pytest.fixture(scope="module")
@@ -68,15 +47,7 @@ def built(pop: Population) -> hf.Built:
 
 @pytest.fixture(scope="module")
 def canon(built: hf.Built) -> dict[str, pl.DataFrame]:
-    """Each dataset with canonical identifiers (clean spellings) in place of the raw ones."""
-    out = {}
-    for (role, name), frame in built.frames.items():
-        ids = {c.name: c.id_kind for c in datasets(role)[name].columns if c.id_kind}
-        out[name] = frame.with_columns(
-            pl.Series(c, [normalise(str(k), v) for v in frame[c].to_list()], dtype=pl.Utf8)
-            for c, k in ids.items()
-        )
-    return out
+    return canonical(built.frames)
 
 
 def test_frames_conform_to_the_dictionary(built: hf.Built) -> None:
@@ -210,38 +181,19 @@ def out(
 ) -> Path:
     """The agencies' files as generate() writes them, with only this contributor's rows (so a
     half-finished contributor of another model cannot break this model's measurement)."""
-    path = tmp_path_factory.mktemp("hf_synth")
-    frames = {**world[1], **built.frames}
-    for (role, name), frame in frames.items():
-        target = dataset_path(path, role, name)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        conform(frame, role, name).write_parquet(target)
-    return path
-
-
-def _replay(out: Path) -> tuple[list[Lead], dict[str, float], TokenKeys]:
-    manifest = load_manifest(MODEL_DIR)
-    params = manifest.resolve_params({})
-    keys = TokenKeys.derive(SECRET, manifest.name, "replay")
-    shares: dict[str, float] = {}
-    tables = run_roles(MODEL_DIR, manifest, out, params, keys, "parquet", shares)
-    combine_sql = (MODEL_DIR / manifest.combine_sql_file).read_text("utf-8")
-    return combine(manifest, combine_sql, tables, params, "replay"), shares, keys
+    return write(tmp_path_factory.mktemp("hf_synth"), world[1], built.frames)
 
 
 def test_model_on_synthetic_world(out: Path, built: hf.Built) -> None:
-    leads, shares, keys = _replay(out)
+    result = replay(hf.MODEL, out)
+    shares = result.shares
     assert all(share < CAP / 2 for share in shares.values()), shares
     assert shares["court"] > 0  # stage 1 really screens
-    found = {(lead.kind, lead.key["company"], lead.key["enforcement"]) for lead in leads}
-    truth = {
-        (row[0], reference_token(keys, "org", row[1]), reference_token(keys, "case", row[2]))
-        for row in built.truth.iter_rows()
-    }
-    hits = len(found & truth)
-    precision, recall = hits / max(len(found), 1), hits / len(truth)
-    assert precision >= 0.9 and recall >= 0.9, (precision, recall, len(found), len(truth))
-    for lead in leads:
+    scored = quality(hf.MODEL, result, built.truth)
+    assert list(scored) == [hf.KIND]
+    for q in scored.values():
+        assert q.precision >= 0.9 and q.recall >= 0.9, q
+    for lead in result.leads:
         assert "{" not in lead.explanation_zh and "—" not in lead.explanation_en
         assert lead.region and len(lead.region) == 6
 
