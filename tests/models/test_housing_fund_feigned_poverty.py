@@ -9,19 +9,18 @@ gone company, an order never sent to court, a mismatched order) is not.
 from __future__ import annotations
 
 import copy
-import csv
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from coordinator import modeltest
-from coordinator.combine import Lead, combine
+from coordinator.combine import Lead
 from coordinator.modeltest import FIXTURE_SECRET, run_roles
-from fedscreen.dictionary import datasets
 from fedscreen.errors import ParameterError
 from fedscreen.manifest import load_manifest
 from fedscreen.tokens import TokenKeys, reference_token
+from tests.models.spec import Dataset, Tables, run_model, with_values, write_tables
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "housing_fund_feigned_poverty"
 COMPANY = "91310112MA1FP00176"
@@ -29,7 +28,6 @@ OTHER = "91310112MA1FP00251"  # a second company
 ORDER = "闵公积金责缴字〔2022〕101号"
 CASE = "（2023）沪0112执501号"
 ARREARS = "责令限期缴存决定"
-Tables = dict[tuple[str, str], list[dict[str, object]]]
 
 
 def _base() -> Tables:
@@ -89,25 +87,8 @@ def _base() -> Tables:
     }
 
 
-def _write(root: Path, tables: Tables) -> Path:
-    for (role, name), rows in tables.items():
-        path = root / role / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        header = [c.name for c in datasets(role)[name].columns]
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, header, restval="")
-            writer.writeheader()
-            writer.writerows(rows)
-    return root
-
-
 def _run(tmp_path: Path, tables: Tables, **given: int) -> tuple[list[Lead], TokenKeys]:
-    manifest = load_manifest(MODEL_DIR)
-    params = manifest.resolve_params({k: str(v) for k, v in given.items()})
-    keys = TokenKeys.derive(FIXTURE_SECRET, manifest.name, "spec")
-    role_tables = run_roles(MODEL_DIR, manifest, _write(tmp_path, tables), params, keys)
-    sql = (MODEL_DIR / manifest.combine_sql_file).read_text("utf-8")
-    return combine(manifest, sql, role_tables, params, "spec"), keys
+    return run_model(MODEL_DIR, write_tables(tmp_path, tables), "spec", **given)
 
 
 def _keys(leads: list[Lead]) -> set[tuple[str, str, str]]:
@@ -152,14 +133,7 @@ def test_the_full_chain_is_a_lead_with_bucketed_explanation(tmp_path: Path) -> N
         assert "213400" not in text and "2023" not in text and "{" not in text
 
 
-def _set(dataset: tuple[str, str], row: int = 0, **values: object) -> Callable[[Tables], None]:
-    def change(tables: Tables) -> None:
-        tables[dataset][row].update(values)
-
-    return change
-
-
-def _drop(dataset: tuple[str, str], row: int = 0) -> Callable[[Tables], None]:
+def _drop(dataset: Dataset, row: int = 0) -> Callable[[Tables], None]:
     def change(tables: Tables) -> None:
         del tables[dataset][row]
 
@@ -169,24 +143,28 @@ def _drop(dataset: tuple[str, str], row: int = 0) -> Callable[[Tables], None]:
 COURT, FUND = ("court", "enforcement_cases"), ("housing_fund", "arrears_orders")
 ENTERPRISES, TAX = ("market_regulation", "enterprises"), ("tax", "enterprise_tax")
 LOOKALIKES = {
-    "order paid after enforcement ended": _set(FUND, status="已缴存"),
-    "order partly paid": _set(FUND, status="部分缴存"),
-    "enforcement still running": _set(COURT, status="执行中", closed_on=""),
-    "enforcement completed": _set(COURT, status="执行完毕"),
-    "enforcement terminated": _set(COURT, status="终结执行"),
-    "basis is a judgment": _set(COURT, basis_type="判决", basis_doc_no="（2022）沪0112民初7号"),
-    "basis is a labour-inspection decision": _set(COURT, basis_type="行政处理决定"),
-    "company deregistered": _set(ENTERPRISES, status="注销"),
-    "company revoked": _set(ENTERPRISES, status="吊销"),
-    "company moved out": _set(ENTERPRISES, status="迁出"),
+    "order paid after enforcement ended": with_values(FUND, status="已缴存"),
+    "order partly paid": with_values(FUND, status="部分缴存"),
+    "enforcement still running": with_values(COURT, status="执行中", closed_on=""),
+    "enforcement completed": with_values(COURT, status="执行完毕"),
+    "enforcement terminated": with_values(COURT, status="终结执行"),
+    "basis is a judgment": with_values(
+        COURT, basis_type="判决", basis_doc_no="（2022）沪0112民初7号"
+    ),
+    "basis is a labour-inspection decision": with_values(COURT, basis_type="行政处理决定"),
+    "company deregistered": with_values(ENTERPRISES, status="注销"),
+    "company revoked": with_values(ENTERPRISES, status="吊销"),
+    "company moved out": with_values(ENTERPRISES, status="迁出"),
     "company not in the register": _drop(ENTERPRISES),
-    "zero revenue in the newest year": _set(TAX, 1, revenue="0.00"),
-    "token revenue below the threshold": _set(TAX, 1, revenue="12000.00"),
-    "no return in the newest year": _set(TAX, 1, uscc=OTHER),  # another firm filed 2024
+    "zero revenue in the newest year": with_values(TAX, 1, revenue="0.00"),
+    "token revenue below the threshold": with_values(TAX, 1, revenue="12000.00"),
+    "no return in the newest year": with_values(TAX, 1, uscc=OTHER),  # another firm filed 2024
     "order never sent to court": _drop(COURT),
     "order not in the fund's records": _drop(FUND),
-    "court cites another company's order": _set(FUND, employer_uscc=OTHER),
-    "respondent is a person": _set(COURT, respondent_uscc="", respondent_id="310112198001011239"),
+    "court cites another company's order": with_values(FUND, employer_uscc=OTHER),
+    "respondent is a person": with_values(
+        COURT, respondent_uscc="", respondent_id="310112198001011239"
+    ),
 }
 
 
@@ -264,6 +242,6 @@ def test_the_court_discloses_only_ended_arrears_enforcement(tmp_path: Path) -> N
     manifest = load_manifest(MODEL_DIR)
     keys = TokenKeys.derive(FIXTURE_SECRET, manifest.name, "spec")
     params = manifest.resolve_params({})
-    out = run_roles(MODEL_DIR, manifest, _write(tmp_path, tables), params, keys)
+    out = run_roles(MODEL_DIR, manifest, write_tables(tmp_path, tables), params, keys)
     assert out["court"].num_rows == 1
     assert out["court"]["case_no"].to_pylist() == [reference_token(keys, "case", CASE)]

@@ -9,18 +9,15 @@ grant entered twice, a grant just under the cap or under a richer region's cap â
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 
 from coordinator import modeltest
-from coordinator.combine import Lead, combine
-from coordinator.modeltest import FIXTURE_SECRET, run_roles
-from fedscreen.dictionary import datasets
+from coordinator.combine import Lead
 from fedscreen.identifiers import person_check_char
-from fedscreen.manifest import load_manifest
-from fedscreen.tokens import TokenKeys, reference_token
+from fedscreen.tokens import reference_token
+from tests.models.spec import run_model, write_tables
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "judicial_aid_social_aid"
 OMISSION, TRANSFER, DUPLICATE = "omission", "transfer", "duplicate_or_over_cap"
@@ -106,32 +103,19 @@ class World:
         return case
 
     def write(self, root: Path) -> Path:
-        for role, names in ROLES.items():
-            for name in names:
-                path = root / role / f"{name}.csv"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                columns = [c.name for c in datasets(role)[name].columns]
-                with path.open("w", encoding="utf-8", newline="") as fh:
-                    writer = csv.DictWriter(fh, columns, lineterminator="\n")
-                    writer.writeheader()
-                    writer.writerows(self.rows[name])
-        return root
+        tables = {(role, n): self.rows[n] for role, names in ROLES.items() for n in names}
+        return write_tables(root, tables)
 
 
 def leads(world: World, tmp_path: Path, **params: int) -> list[Lead]:
-    manifest = load_manifest(MODEL_DIR)
-    resolved = manifest.resolve_params({k: str(v) for k, v in params.items()})
-    keys = TokenKeys.derive(FIXTURE_SECRET, manifest.name, manifest.name)
-    tables = run_roles(MODEL_DIR, manifest, world.write(tmp_path / "in"), resolved, keys)
-    sql = (MODEL_DIR / manifest.combine_sql_file).read_text("utf-8")
-    return combine(manifest, sql, tables, resolved, manifest.name)
+    return run_model(MODEL_DIR, world.write(tmp_path / "in"), **params)[0]
 
 
 def found(world: World, tmp_path: Path, *people: str, **params: int) -> set[tuple[str, str]]:
     """(kind, raw ID) of every lead, the IDs mapped back from their tokens."""
-    keys = TokenKeys.derive(FIXTURE_SECRET, "judicial_aid_social_aid", "judicial_aid_social_aid")
+    result, keys = run_model(MODEL_DIR, world.write(tmp_path / "in"), **params)
     back = {reference_token(keys, "person", p): p for p in people}
-    return {(lead.kind, back[lead.key["person"]]) for lead in leads(world, tmp_path, **params)}
+    return {(lead.kind, back[lead.key["person"]]) for lead in result}
 
 
 def test_shipped_fixtures_pass() -> None:

@@ -11,7 +11,6 @@ project not registered) is not. The deadline runs to the complaints' own latest 
 from __future__ import annotations
 
 import copy
-import csv
 import datetime
 from collections.abc import Callable
 from pathlib import Path
@@ -19,11 +18,10 @@ from pathlib import Path
 import pytest
 
 from coordinator import modeltest
-from coordinator.combine import Lead, combine
-from coordinator.modeltest import FIXTURE_SECRET, run_roles
-from fedscreen.dictionary import datasets
+from coordinator.combine import Lead
 from fedscreen.manifest import load_manifest
 from fedscreen.tokens import TokenKeys, reference_token
+from tests.models.spec import Tables, run_model, write_tables
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "wage_arrears_support"
 DEVELOPER = "91640424MA7JY00100"
@@ -37,7 +35,6 @@ WORKERS = (  # 泾源县 workers, valid resident IDs
     "64042419710515019X",
 )
 NEWCOMER = "640424197106150212"  # files a fresh complaint elsewhere: the data's latest date
-Tables = dict[tuple[str, str], list[dict[str, object]]]
 
 
 def _complaint(number: int, worker: str, filed: str, status: str = "处理中") -> dict[str, object]:
@@ -94,25 +91,8 @@ def _suit(worker: str, cause: str = "追索劳动报酬纠纷") -> dict[str, obj
     }
 
 
-def _write(root: Path, tables: Tables) -> Path:
-    for (role, name), rows in tables.items():
-        columns = [c.name for c in datasets(role)[name].columns]
-        path = root / "inputs" / role / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, columns, restval="")
-            writer.writeheader()
-            writer.writerows(rows)
-    return root / "inputs"
-
-
 def _leads(tmp_path: Path, tables: Tables, **given: int) -> tuple[list[Lead], TokenKeys]:
-    manifest = load_manifest(MODEL_DIR)
-    params = manifest.resolve_params({k: str(v) for k, v in given.items()})
-    keys = TokenKeys.derive(FIXTURE_SECRET, manifest.name, manifest.name)
-    flags = run_roles(MODEL_DIR, manifest, _write(tmp_path, tables), params, keys)
-    sql = (MODEL_DIR / manifest.combine_sql_file).read_text("utf-8")
-    return combine(manifest, sql, flags, params, manifest.name), keys
+    return run_model(MODEL_DIR, write_tables(tmp_path / "inputs", tables), **given)
 
 
 def test_shipped_fixtures_pass() -> None:

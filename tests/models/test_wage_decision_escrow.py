@@ -10,18 +10,16 @@ escrow of another project or another developer, another kind of enforcement) is 
 from __future__ import annotations
 
 import copy
-import csv
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from coordinator import modeltest
-from coordinator.combine import Lead, combine
-from coordinator.modeltest import FIXTURE_SECRET, run_roles
-from fedscreen.dictionary import datasets
+from coordinator.combine import Lead
 from fedscreen.manifest import load_manifest
 from fedscreen.tokens import TokenKeys, reference_token
+from tests.models.spec import Tables, run_model, with_values, write_tables
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "wage_decision_escrow"
 DEVELOPER = "91610725MA6XA0010W"  # 勉县 A 实业公司
@@ -30,7 +28,6 @@ OTHER = "91610725MA6XA0037L"  # an unrelated developer
 PROJECT = "2020-610725-47-01-000101"
 OTHER_PROJECT = "2021-610725-47-01-000102"
 DECISION = "勉人社监处字〔2024〕15号"
-Tables = dict[tuple[str, str], list[dict[str, object]]]
 
 
 def _base() -> Tables:
@@ -88,25 +85,8 @@ def _base() -> Tables:
     }
 
 
-def _write(root: Path, tables: Tables) -> Path:
-    for (role, name), rows in tables.items():
-        columns = [c.name for c in datasets(role)[name].columns]
-        path = root / "inputs" / role / f"{name}.csv"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w", encoding="utf-8", newline="") as fh:
-            writer = csv.DictWriter(fh, columns, restval="")
-            writer.writeheader()
-            writer.writerows(rows)
-    return root / "inputs"
-
-
 def _leads(tmp_path: Path, tables: Tables, **given: int) -> tuple[list[Lead], TokenKeys]:
-    manifest = load_manifest(MODEL_DIR)
-    params = manifest.resolve_params({k: str(v) for k, v in given.items()})
-    keys = TokenKeys.derive(FIXTURE_SECRET, manifest.name, manifest.name)
-    tables_out = run_roles(MODEL_DIR, manifest, _write(tmp_path, tables), params, keys)
-    sql = (MODEL_DIR / manifest.combine_sql_file).read_text("utf-8")
-    return combine(manifest, sql, tables_out, params, manifest.name), keys
+    return run_model(MODEL_DIR, write_tables(tmp_path / "inputs", tables), **given)
 
 
 def _key(keys: TokenKeys, project: str, employer: str) -> tuple[str | None, str | None]:
@@ -154,13 +134,6 @@ def test_a_subcontractor_employer_still_leads_to_the_developer(tmp_path: Path) -
     assert leads[0].flags["employer_is_contractor"] is False
 
 
-def _set(role: str, name: str, row: int, **values: object) -> Callable[[Tables], None]:
-    def change(tables: Tables) -> None:
-        tables[(role, name)][row].update(values)
-
-    return change
-
-
 def _escrow_elsewhere(tables: Tables) -> None:
     """The contractor's other project, under an unrelated developer, holds the money."""
     tables[("housing_construction", "projects")].append(
@@ -177,26 +150,20 @@ def _escrow_elsewhere(tables: Tables) -> None:
         row.update(project_code=OTHER_PROJECT, developer_uscc=OTHER)
 
 
+DECISIONS, ENFORCEMENT = ("hrss", "inspection_decisions"), ("court", "enforcement_cases")
+ESCROW = ("housing_construction", "presale_escrow")
 LOOKALIKES: dict[str, Callable[[Tables], None]] = {
-    "escrow emptied": _set("housing_construction", "presale_escrow", 1, balance="0.00"),
-    "decision paid in full": _set(
-        "hrss", "inspection_decisions", 0, status="已履行", paid_amount="1137000.00"
-    ),
-    "enforcement still running": _set(
-        "court", "enforcement_cases", 0, status="执行中", closed_on=""
-    ),
-    "enforcement completed": _set("court", "enforcement_cases", 0, status="执行完毕"),
-    "employer with no project": _set("hrss", "inspection_decisions", 0, project_code=""),
+    "escrow emptied": with_values(ESCROW, 1, balance="0.00"),
+    "decision paid in full": with_values(DECISIONS, status="已履行", paid_amount="1137000.00"),
+    "enforcement still running": with_values(ENFORCEMENT, status="执行中", closed_on=""),
+    "enforcement completed": with_values(ENFORCEMENT, status="执行完毕"),
+    "employer with no project": with_values(DECISIONS, project_code=""),
     "escrow of an unrelated project": _escrow_elsewhere,
-    "escrow under another developer": _set(
-        "housing_construction", "presale_escrow", 1, developer_uscc=OTHER
-    ),
-    "a judgment's enforcement": _set("court", "enforcement_cases", 0, basis_type="判决"),
-    "enforcement against someone else": _set(
-        "court", "enforcement_cases", 0, respondent_uscc=OTHER
-    ),
-    "another decision's enforcement": _set(
-        "court", "enforcement_cases", 0, basis_doc_no="勉人社监处字〔2024〕16号"
+    "escrow under another developer": with_values(ESCROW, 1, developer_uscc=OTHER),
+    "a judgment's enforcement": with_values(ENFORCEMENT, basis_type="判决"),
+    "enforcement against someone else": with_values(ENFORCEMENT, respondent_uscc=OTHER),
+    "another decision's enforcement": with_values(
+        ENFORCEMENT, basis_doc_no="勉人社监处字〔2024〕16号"
     ),
 }
 
