@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.approvals import Approvals
 from coordinator import synth
 from coordinator.federation import Federation, write_agent_config, write_secret
 from coordinator.run import load_bundle
 from coordinator.state import State, init_state
 from fedscreen.bundle import VerifiedBundle
+from tests.integration.agent_procs import approve_at
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ROOT / "models"
@@ -33,9 +33,8 @@ class Fed:
     configs: dict[str, Path]
 
     def approve(self, role: str, verified: VerifiedBundle) -> None:
-        settings_state = self.configs[role].parent / "state" / "approvals.json"
-        m = verified.manifest
-        Approvals(settings_state).approve(verified.digest, m.name, m.version, "test")
+        """Approve `verified` at the session's agent for `role`."""
+        approve_at(self.configs[role], verified)
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ from coordinator.client import AgentClient
 from coordinator.federation import peak_rss_kib
 from fedscreen import wire
 from fedscreen.jobs import Job
-from tests.integration.agent_procs import SMALL_SQL, court_config, own_agent, signed_model
+from tests.integration.agent_procs import SMALL_SQL, agent_config, own_agent, signed_model
 from tests.integration.conftest import Fed
 
 CALLS = 50
@@ -33,7 +33,7 @@ PER_JOB_MIB = 128
 def test_fifty_concurrent_screens_are_all_answered_and_memory_stays_bounded(
     fed: Fed, tmp_path: Path
 ) -> None:
-    config = court_config(fed, "t-load", max_concurrent_jobs=JOBS)
+    config = agent_config(fed, "t-load", max_concurrent_jobs=JOBS)
     bundle = signed_model(fed, tmp_path / "m", "load_probe", SMALL_SQL, config)
     with own_agent(fed, "t-load", config) as (entry, proc):
         pid = proc.pid

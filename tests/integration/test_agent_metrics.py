@@ -3,60 +3,44 @@
 from __future__ import annotations
 
 import re
-import urllib.request
 from pathlib import Path
 
 import grpc
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from agent.audit import read_entries
-from coordinator.federation import write_agent_config
-from tests.integration.agent_procs import SMALL_SQL, own_agent, signed_model, start_screen
+from tests.integration.agent_procs import (
+    SMALL_SQL,
+    agent_config,
+    audit_entries,
+    metrics_endpoint,
+    own_agent,
+    scrape,
+    screen_replies,
+    signed_model,
+)
 from tests.integration.conftest import Fed
 
 MODEL = "metrics_probe"
 ID_LIKE = re.compile(r"\d{17}[\dX]")
 
 
-def scrape(endpoint: str) -> tuple[str, dict[tuple[str, frozenset[tuple[str, str]]], float]]:
-    with urllib.request.urlopen(f"http://{endpoint}/metrics", timeout=10) as resp:
-        text = resp.read().decode()
-    values = {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-    return text, values
-
-
 def test_the_metrics_endpoint_counts_a_job_as_its_summary_and_audit_say(
     fed: Fed, tmp_path: Path
 ) -> None:
-    config = write_agent_config(
-        fed.state,
-        fed.root / "agents",
-        "t-metrics",
-        "court",
-        fed.data,
-        fed.secret,
-        limits={"min_interval_seconds": 60},  # so a second run is refused, and counted so
-        metrics_listen="127.0.0.1:0",
-    )
+    # A minimum interval, so a second run is refused, and counted so.
+    config = agent_config(fed, "t-metrics", metrics=True, min_interval_seconds=60)
     bundle = signed_model(fed, tmp_path / "m", MODEL, SMALL_SQL, config)
     with own_agent(fed, "t-metrics", config) as (entry, _proc):
-        endpoint = (config.parent / "state" / "metrics-endpoint").read_text().strip()
+        endpoint = metrics_endpoint(config)
         assert re.fullmatch(r"127\.0\.0\.1:\d+", endpoint) and not endpoint.endswith(":0")
         _text, before = scrape(endpoint)
         assert before[("fedscreen_agent_jobs_in_flight", frozenset())] == 0
 
-        client, call = start_screen(fed, entry, bundle, "j-metrics-1")
-        with client:
-            summary = list(call)[-1].summary
+        summary = screen_replies(fed, entry, bundle, "j-metrics-1")[-1].summary
         assert summary.rows_out > 0 and summary.rows_in > summary.rows_out
-        client, again = start_screen(fed, entry, bundle, "j-metrics-2")
-        with client, pytest.raises(grpc.RpcError):
-            list(again)
+        with pytest.raises(grpc.RpcError) as refused:
+            screen_replies(fed, entry, bundle, "j-metrics-2")
+        assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
         text, values = scrape(endpoint)
 
@@ -68,8 +52,7 @@ def test_the_metrics_endpoint_counts_a_job_as_its_summary_and_audit_say(
     assert values[("fedscreen_agent_flags_sent_total", model)] == summary.rows_out
     assert values[("fedscreen_agent_job_duration_seconds_count", model)] == 1
     assert values[("fedscreen_agent_jobs_in_flight", frozenset())] == 0
-    audited = read_entries(config.parent / "state" / "audit.jsonl")
-    ok = next(e for e in audited if e.get("job_id") == "j-metrics-1")
+    [ok] = audit_entries(config, "j-metrics-1")
     assert values[("fedscreen_agent_job_duration_seconds_sum", model)] == pytest.approx(
         ok["seconds"]
     )

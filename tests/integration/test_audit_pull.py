@@ -17,34 +17,19 @@ from pathlib import Path
 import grpc
 import pytest
 
-from agent.approvals import Approvals
 from coordinator.cli import main
 from coordinator.client import AgentClient
 from coordinator.federation import Federation, write_agent_config
 from coordinator.run import run_model
 from coordinator.state import State, init_state
-from fedscreen import keys, pki
-from fedscreen.bundle import VerifiedBundle, sign_bundle, verify_bundle
+from fedscreen import pki
+from fedscreen.bundle import VerifiedBundle
 from fedscreen.jobs import Job
 from fedscreen.v1 import agent_pb2, agent_pb2_grpc
+from tests.integration.agent_procs import approve_at, sign, write_model
 from tests.integration.conftest import Fed
 
 AGENT = "t-audit"
-MANIFEST = """
-name = "audit_probe"
-version = "1.0.0"
-title_zh = "审计探针"
-title_en = "Audit probe"
-[roles.court]
-sql = "court.sql"
-reads = ["labour_cases"]
-[roles.court.outputs]
-case_no = "case"
-region = "region"
-[combine]
-sql = "combine.sql"
-lead_key = ["case_no"]
-"""
 SQL = "SELECT case_no, court_region AS region FROM labour_cases WHERE false"
 
 
@@ -70,19 +55,13 @@ class Solo:
 def solo(fed: Fed, tmp_path: Path) -> Iterator[Solo]:
     state = init_state(tmp_path / "coordinator", "audit test")
     config = write_agent_config(state, tmp_path / "agents", AGENT, "court", fed.data, fed.secret)
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "model.toml").write_text(MANIFEST, "utf-8")
-    (folder / "court.sql").write_text(SQL, "utf-8")
-    (folder / "combine.sql").write_text("SELECT * FROM court", "utf-8")
-    now = datetime.now(UTC)
-    data = sign_bundle(folder, keys.load_private(state.signing_key), "test", now=now)
-    verified = verify_bundle(data, keys.load_trusted([state.signing_pub]), now=now)
-    state_dir = config.parent / "state"
-    Approvals(state_dir / "approvals.json").approve(verified.digest, "audit_probe", "1.0.0", "t")
+    # Signed by this state's own key, which is the one the agent trusts.
+    model = write_model(tmp_path / "model", SQL, name="audit_probe", version="1.0.0")
+    data, verified = sign(state, model)
+    approve_at(config, verified)
     with Federation(state) as federation:
         federation.start_agent(AGENT, "court", config)
-        yield Solo(state, state_dir / "audit.jsonl", data, verified)
+        yield Solo(state, config.parent / "state" / "audit.jsonl", data, verified)
 
 
 def one_error(err: str) -> str:

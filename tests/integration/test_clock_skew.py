@@ -14,7 +14,7 @@ from agent.cli import main
 from coordinator.client import AgentClient
 from fedscreen import wire
 from fedscreen.jobs import Job
-from tests.integration.agent_procs import SMALL_SQL, court_config, own_agent, signed_model
+from tests.integration.agent_procs import SMALL_SQL, agent_config, own_agent, signed_model
 from tests.integration.conftest import Fed
 
 MODEL = "clock_probe"
@@ -32,7 +32,7 @@ def doctor_clock(config: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int,
 def test_doctor_reports_the_skew_the_coordinators_requests_carried(
     fed: Fed, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = court_config(fed, "t-clock")
+    config = agent_config(fed, "t-clock")
     clock_file = config.parent / "state" / "clock.json"
     bundle = signed_model(fed, tmp_path / "m", MODEL, SMALL_SQL, config)
     with own_agent(fed, "t-clock", config) as (entry, _proc):

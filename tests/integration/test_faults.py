@@ -3,91 +3,40 @@ down for a job's whole deadline, a job id sent twice, a job cancelled while it r
 
 from __future__ import annotations
 
-import socket
+import re
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from agent.approvals import Approvals
-from agent.audit import read_entries
 from coordinator.cli import main
-from coordinator.federation import Federation, write_agent_config
+from coordinator.federation import Federation
 from coordinator.registry import Registry
 from coordinator.retry import Backoff
 from coordinator.run import run_model
-from fedscreen import keys
-from fedscreen.bundle import VerifiedBundle, sign_bundle, verify_bundle
+from fedscreen.bundle import VerifiedBundle
 from fedscreen.errors import JobFailed, JobStopped
+from tests.integration.agent_procs import (
+    SMALL_SQL,
+    agent_config,
+    approve_at,
+    audit_outcomes,
+    free_port,
+    ghost,
+    sign,
+    write_model,
+)
 from tests.integration.conftest import Fed
 
 FAST = Backoff(base=0.2, cap=1.0)  # the policy's shape, at test speed
 REAL_COURTS = ["t-court", "t-hrss", "t-social-security", "t-market-regulation"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:  # free a moment ago: nothing listens there
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def ghost(fed: Fed, name: str, role: str = "court") -> Iterator[int]:
-    """An agent the coordinator knows of, at an address where nothing answers."""
-    port = free_port()
-    fed.state.add_agent(name, f"127.0.0.1:{port}", role)
-    try:
-        yield port
-    finally:
-        fed.state.remove_agent(name)
-
-
-def probe(fed: Fed, folder: Path, role: str, dataset: str, sql: str, when_missing: str,
-          combine: str, lead_key: str, outputs: str) -> tuple[bytes, VerifiedBundle]:  # fmt: skip
-    """A one-role model signed by the federation's key."""
-    folder.mkdir(parents=True)
-    (folder / "model.toml").write_text(
-        f'name = "{folder.name}"\nversion = "0.0.1"\ntitle_zh = "探针"\ntitle_en = "Probe"\n'
-        f'[roles.{role}]\nsql = "{role}.sql"\nreads = ["{dataset}"]\n'
-        f'when_missing = "{when_missing}"\n[roles.{role}.outputs]\n{outputs}\n'
-        f'[combine]\nsql = "combine.sql"\nlead_key = ["{lead_key}"]\n',
-        "utf-8",
-    )
-    (folder / f"{role}.sql").write_text(sql, "utf-8")
-    (folder / "combine.sql").write_text(combine, "utf-8")
-    now = datetime.now(UTC)
-    data = sign_bundle(folder, keys.load_private(fed.state.signing_key), "test", now=now)
-    return data, verify_bundle(data, keys.load_trusted([fed.state.signing_pub]), now=now)
-
-
 def court_probe(fed: Fed, folder: Path, when_missing: str) -> tuple[bytes, VerifiedBundle]:
-    return probe(
-        fed, folder, "court", "labour_cases",
-        "SELECT case_no, court_region AS region FROM labour_cases WHERE ends_with(case_no, '7号')",
-        when_missing, "SELECT * FROM court", "case_no", 'case_no = "case"\nregion = "region"',
-    )  # fmt: skip
-
-
-def approve(config: Path, verified: VerifiedBundle) -> None:
-    m = verified.manifest
-    Approvals(config.parent / "state" / "approvals.json").approve(
-        verified.digest, m.name, m.version, "test"
+    """A court-only model named after `folder`, flagging about a tenth of the cases."""
+    return sign(
+        fed.state, write_model(folder, SMALL_SQL, name=folder.name, when_missing=when_missing)
     )
-
-
-def audit_outcomes(config: Path, job_id: str) -> list[str]:
-    entries = read_entries(config.parent / "state" / "audit.jsonl")
-    return [str(e["outcome"]) for e in entries if e.get("job_id") == job_id]
-
-
-def fixed_port_config(fed: Fed, name: str, role: str, port: int, **kw: float) -> Path:
-    return write_agent_config(
-        fed.state, fed.root / "agents", name, role, fed.data, fed.secret,
-        listen=f"127.0.0.1:{port}", **kw,  # type: ignore[arg-type]
-    )  # fmt: skip
 
 
 def test_an_agent_killed_mid_stream_is_retried_and_answers_from_its_record(
@@ -96,15 +45,19 @@ def test_an_agent_killed_mid_stream_is_retried_and_answers_from_its_record(
     # Every insured person eight times over: ~30 MiB of tokens in 1 MiB batches, more than
     # the transport buffers ahead of the reader; leads only for a sixteenth of them.
     copies = [f"p{i}" for i in range(8)]
-    data, verified = probe(
-        fed, tmp_path / "midstream_probe", "social_security", "insured_persons",
+    model = write_model(
+        tmp_path / "midstream_probe",
         "SELECT " + ", ".join(f"person_id AS {c}" for c in copies) + " FROM insured_persons",
-        "withhold", "SELECT p0 FROM social_security WHERE starts_with(p0, '0')",
-        "p0", "\n".join(f'{c} = "person"' for c in copies),
+        name="midstream_probe", role="social_security", dataset="insured_persons",
+        outputs="\n".join(f'{c} = "person"' for c in copies), lead_key="p0",
+        combine="SELECT p0 FROM social_security WHERE starts_with(p0, '0')",
+        when_missing="withhold",
     )  # fmt: skip
-    port = free_port()
-    config = fixed_port_config(fed, "t-ss-kill", "social_security", port, max_flag_fraction=1.0)
-    approve(config, verified)
+    data, verified = sign(fed.state, model)
+    config = agent_config(
+        fed, "t-ss-kill", "social_security", port=free_port(), max_flag_fraction=1.0
+    )
+    approve_at(config, verified)
     killed: list[int] = []
     with Federation(fed.state) as federation:
         federation.start_agent("t-ss-kill", "social_security", config)
@@ -184,8 +137,8 @@ def test_a_role_that_excludes_withholds_the_leads_and_a_retry_completes_the_job(
         assert [ld for ld in registry.leads() if ld.model == "withhold_probe"] == []
 
         # The late agent comes up; the same job id is sent again.
-        config = fixed_port_config(fed, "t-late-court", "court", port)
-        approve(config, verified)
+        config = agent_config(fed, "t-late-court", port=port)
+        approve_at(config, verified)
         with Federation(fed.state) as federation:
             federation.start_agent("t-late-court", "court", config)
             assert main(["--state", str(fed.state.root), "jobs", "retry", report.job_id]) == 0
@@ -193,8 +146,7 @@ def test_a_role_that_excludes_withholds_the_leads_and_a_retry_completes_the_job(
     assert job is not None and (job["status"], job["attempts"]) == ("succeeded", 2)
     leads = [ld for ld in Registry(fed.state.registry).leads() if ld.model == "withhold_probe"]
     assert len(leads) == report.withheld  # both courts hold the same cases: no duplicates
-    court_config = fed.configs["court"]
-    assert audit_outcomes(court_config, report.job_id) == ["ok", "replayed"]  # ran once
+    assert audit_outcomes(fed.configs["court"], report.job_id) == ["ok", "replayed"]  # ran once
     assert audit_outcomes(config, report.job_id) == ["ok"]
 
 
@@ -240,10 +192,12 @@ def test_jobs_cancel_stops_a_job_that_is_waiting_for_an_agent(fed: Fed) -> None:
         while (job := registry.job("cancel-me")) is None or job["status"] != "running":
             assert thread.is_alive(), outcome
             thread.join(0.05)
-        assert main(["--state", str(fed.state.root), "jobs", "cancel", "cancel-me"]) == 0
+        argv = ["--state", str(fed.state.root), "jobs", "cancel", "cancel-me", "--by", "tester"]
+        assert main(argv) == 0
         thread.join(timeout=15)
         assert not thread.is_alive(), "the job did not stop after jobs cancel"
     assert len(outcome) == 1 and isinstance(outcome[0], JobStopped)
     job = Registry(fed.state.registry).job("cancel-me")
     assert job is not None and job["status"] == "cancelled"
-    assert str(job["cancel_requested"]).split(" at ")[0]
+    stamp = str(job["cancel_requested"])  # who asked, and when
+    assert re.fullmatch(r"tester at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", stamp), stamp

@@ -75,7 +75,9 @@ def test_agent_check_accepts_the_synthetic_sources(fed: Fed) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
-    assert "back_payments" in out.stdout and "ok" in out.stdout
+    checked = set(re.findall(r"^dataset: (\w+): [1-9]\d* rows, ok$", out.stdout, re.M))
+    held = {path.stem for path in (fed.data / "social_security").glob("*.parquet")}
+    assert "back_payments" in held and checked == held
 
 
 def test_describe_reports_shapes_not_exact_sizes(fed: Fed) -> None:

@@ -7,47 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from agent.audit import read_entries
 from coordinator.client import AgentClient
 from coordinator.run import run_model
 from fedscreen import keys
-from fedscreen.bundle import sign_bundle, verify_bundle
+from fedscreen.bundle import VerifiedBundle, sign_bundle
 from fedscreen.errors import JobFailed
 from fedscreen.jobs import Job
+from tests.integration.agent_procs import OUTPUTS, SMALL_SQL, audit_entries, sign, write_model
 from tests.integration.conftest import Fed
 
-MANIFEST = """
-name = "probe"
-version = "{version}"
-title_zh = "探针"
-title_en = "Probe"
-[roles.court]
-sql = "court.sql"
-reads = ["labour_cases"]
-[roles.court.outputs]
-{outputs}
-[combine]
-sql = "combine.sql"
-lead_key = ["case_no"]
-"""
-OUTPUTS = 'case_no = "case"\nregion = "region"'
 _counter = iter(range(10_000))
 
 
-def make_bundle(fed: Fed, tmp: Path, sql: str, outputs: str = OUTPUTS) -> bytes:
-    folder = tmp / f"probe{next(_counter)}"
-    folder.mkdir()
-    version = f"0.0.{next(_counter)}"
-    (folder / "model.toml").write_text(MANIFEST.format(version=version, outputs=outputs), "utf-8")
-    (folder / "court.sql").write_text(sql, "utf-8")
-    (folder / "combine.sql").write_text("SELECT * FROM court", "utf-8")
-    now = datetime.now(UTC)
-    return sign_bundle(folder, keys.load_private(fed.state.signing_key), "test", now=now)
-
-
-def approve(fed: Fed, data: bytes) -> None:
-    trusted = keys.load_trusted([fed.state.signing_pub])
-    fed.approve("court", verify_bundle(data, trusted, now=datetime.now(UTC)))
+def probe(fed: Fed, tmp: Path, sql: str, outputs: str = OUTPUTS) -> tuple[bytes, VerifiedBundle]:
+    """A court model running `sql`, signed by the federation's key; not approved yet."""
+    n = next(_counter)
+    return sign(fed.state, write_model(tmp / f"probe{n}", sql, version=f"0.0.{n}", outputs=outputs))
 
 
 def screen(fed: Fed, data: bytes, job_id: str, batches: list[int] | None = None) -> list[int]:
@@ -59,41 +34,42 @@ def screen(fed: Fed, data: bytes, job_id: str, batches: list[int] | None = None)
     return batches
 
 
-def audit_entry(fed: Fed, job_id: str) -> dict[str, object]:
-    audit = fed.configs["court"].parent / "state" / "audit.jsonl"
-    return next(e for e in read_entries(audit) if e.get("job_id") == job_id)
+def refused_sending_nothing(fed: Fed, data: bytes, job_id: str, match: str) -> str:
+    """Run a job that must be refused with `match`; no batch may arrive first. The error
+    the court agent audited for it."""
+    batches: list[int] = []
+    with pytest.raises(JobFailed, match=match):
+        screen(fed, data, job_id, batches)
+    assert batches == []
+    [entry] = audit_entries(fed.configs["court"], job_id)
+    assert entry["outcome"] == "refused"
+    return str(entry["error"])
 
 
 GOOD_SQL = "SELECT case_no, court_region AS region FROM labour_cases WHERE false"
 
 
 def test_a_signed_but_unapproved_bundle_is_denied(fed: Fed, tmp_path: Path) -> None:
-    data = make_bundle(fed, tmp_path, GOOD_SQL)
-    batches: list[int] = []
-    with pytest.raises(JobFailed, match="PERMISSION_DENIED.*not approved"):
-        screen(fed, data, "j-unapproved", batches)
-    assert batches == []
-    assert audit_entry(fed, "j-unapproved")["error"] == "NotApproved"
+    data, _verified = probe(fed, tmp_path, GOOD_SQL)
+    error = refused_sending_nothing(fed, data, "j-unapproved", "PERMISSION_DENIED.*not approved")
+    assert error == "NotApproved"
 
 
 def test_a_bundle_signed_by_an_unknown_key_is_denied(fed: Fed, tmp_path: Path) -> None:
-    folder = tmp_path / "m"
-    folder.mkdir()
-    (folder / "model.toml").write_text(MANIFEST.format(version="9.9.9", outputs=OUTPUTS), "utf-8")
-    (folder / "court.sql").write_text(GOOD_SQL, "utf-8")
-    (folder / "combine.sql").write_text("SELECT * FROM court", "utf-8")
+    folder = write_model(tmp_path / "m", GOOD_SQL, version="9.9.9")
     rogue = keys.generate_signing_key()
     data = sign_bundle(folder, rogue, "rogue", now=datetime.now(UTC))
-    with pytest.raises(JobFailed, match="PERMISSION_DENIED"):
-        screen(fed, data, "j-rogue")
-    assert audit_entry(fed, "j-rogue")["error"] == "UnknownSigningKey"
+    error = refused_sending_nothing(fed, data, "j-rogue", "PERMISSION_DENIED")
+    assert error == "UnknownSigningKey"
 
 
-def test_an_approved_bundle_runs(fed: Fed, tmp_path: Path) -> None:
-    data = make_bundle(fed, tmp_path, GOOD_SQL)
-    approve(fed, data)
-    assert screen(fed, data, "j-good") == []
-    assert audit_entry(fed, "j-good")["outcome"] == "ok"
+def test_an_approved_bundle_runs_and_sends_its_flags(fed: Fed, tmp_path: Path) -> None:
+    data, verified = probe(fed, tmp_path, SMALL_SQL)
+    fed.approve("court", verified)
+    batches = screen(fed, data, "j-good")
+    [entry] = audit_entries(fed.configs["court"], "j-good")
+    assert entry["outcome"] == "ok"
+    assert sum(batches) > 0 and sum(batches) == entry["rows_out"]
 
 
 FORBIDDEN = {
@@ -116,41 +92,36 @@ FORBIDDEN = {
 def test_forbidden_sql_is_refused_and_nothing_is_sent(
     fed: Fed, tmp_path: Path, construct: str
 ) -> None:
-    data = make_bundle(fed, tmp_path, FORBIDDEN[construct])
-    approve(fed, data)
-    batches: list[int] = []
-    with pytest.raises(JobFailed, match="PERMISSION_DENIED"):
-        screen(fed, data, f"j-sql-{construct}", batches)
-    assert batches == []
-    assert audit_entry(fed, f"j-sql-{construct}")["error"] == "ForbiddenSQL"
+    data, verified = probe(fed, tmp_path, FORBIDDEN[construct])
+    fed.approve("court", verified)
+    error = refused_sending_nothing(fed, data, f"j-sql-{construct}", "PERMISSION_DENIED")
+    assert error == "ForbiddenSQL"
 
 
 def test_an_undeclared_output_column_is_refused(fed: Fed, tmp_path: Path) -> None:
     sql = "SELECT case_no, court_region AS region, plaintiff_id FROM labour_cases"
-    data = make_bundle(fed, tmp_path, sql)
-    approve(fed, data)
-    with pytest.raises(JobFailed, match="PERMISSION_DENIED.*plaintiff_id"):
-        screen(fed, data, "j-undeclared")
-    assert audit_entry(fed, "j-undeclared")["error"] == "OutputRefused"
+    data, verified = probe(fed, tmp_path, sql)
+    fed.approve("court", verified)
+    error = refused_sending_nothing(fed, data, "j-undeclared", "PERMISSION_DENIED.*plaintiff_id")
+    assert error == "OutputRefused"
 
 
 def test_a_result_over_the_flag_cap_is_refused(fed: Fed, tmp_path: Path) -> None:
-    data = make_bundle(fed, tmp_path, "SELECT case_no, court_region AS region FROM labour_cases")
-    approve(fed, data)
-    batches: list[int] = []
-    with pytest.raises(JobFailed, match="RESOURCE_EXHAUSTED.*cap"):
-        screen(fed, data, "j-cap", batches)
-    assert batches == []
-    assert audit_entry(fed, "j-cap")["error"] == "DisclosureLimit"
+    sql = "SELECT case_no, court_region AS region FROM labour_cases"
+    data, verified = probe(fed, tmp_path, sql)
+    fed.approve("court", verified)
+    error = refused_sending_nothing(fed, data, "j-cap", "RESOURCE_EXHAUSTED.*cap")
+    assert error == "DisclosureLimit"
 
 
 def test_a_model_without_this_role_is_a_failed_precondition(fed: Fed, tmp_path: Path) -> None:
+    data, verified = probe(fed, tmp_path, GOOD_SQL)
+    fed.approve("market_regulation", verified)
     with AgentClient(fed.state, fed.state.agent("t-market-regulation")) as client:
-        data = make_bundle(fed, tmp_path, GOOD_SQL)
-        trusted = keys.load_trusted([fed.state.signing_pub])
-        fed.approve("market_regulation", verify_bundle(data, trusted, now=datetime.now(UTC)))
         with pytest.raises(JobFailed, match="FAILED_PRECONDITION"):
             client.screen(data, Job("j-role", "probe", {}, "test"), 30)
+    [entry] = audit_entries(fed.configs["market_regulation"], "j-role")
+    assert (entry["outcome"], entry["error"]) == ("refused", "WrongRole")
 
 
 STAGED = """
@@ -193,9 +164,7 @@ def test_a_later_role_answers_only_about_the_earlier_roles_tokens(fed: Fed, tmp_
         "ON c.plaintiff_id = s.person_id",
         "utf-8",
     )
-    now = datetime.now(UTC)
-    data = sign_bundle(folder, keys.load_private(fed.state.signing_key), "test", now=now)
-    verified = verify_bundle(data, keys.load_trusted([fed.state.signing_pub]), now=now)
+    data, verified = sign(fed.state, folder)
     fed.approve("court", verified)
     fed.approve("social_security", verified)
     report = run_model(fed.state, data, verified, {})
@@ -207,8 +176,7 @@ def test_a_later_role_answers_only_about_the_earlier_roles_tokens(fed: Fed, tmp_
     assert {lead.key["person_id"] for lead in report.leads} == set(
         ss.table["person_id"].to_pylist()
     )
-    audit = fed.configs["social_security"].parent / "state" / "audit.jsonl"
-    entry = next(e for e in read_entries(audit) if e.get("job_id") == report.job_id)
+    [entry] = audit_entries(fed.configs["social_security"], report.job_id)
     assert entry["candidates"] == {"person_id": len(asked)}
 
 
@@ -218,11 +186,8 @@ def test_a_caller_cannot_skip_a_declared_look_up(fed: Fed, tmp_path: Path) -> No
     (folder / "model.toml").write_text(STAGED.format(version="0.2.0"), "utf-8")
     for name in ("court.sql", "ss.sql", "combine.sql"):
         (folder / name).write_text("SELECT person_id FROM insured_persons LIMIT 1", "utf-8")
-    now = datetime.now(UTC)
-    data = sign_bundle(folder, keys.load_private(fed.state.signing_key), "test", now=now)
-    fed.approve(
-        "social_security", verify_bundle(data, keys.load_trusted([fed.state.signing_pub]), now=now)
-    )
+    data, verified = sign(fed.state, folder)
+    fed.approve("social_security", verified)
     with AgentClient(fed.state, fed.state.agent("t-social-security")) as client:
         with pytest.raises(JobFailed, match="FAILED_PRECONDITION.*needs candidate tokens"):
             client.screen(data, Job("j-skip", "staged_probe", {}, "t"), 30)

@@ -22,7 +22,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from agent import cli as agent_cli
-from agent.approvals import Approvals
 from agent.audit import read_entries
 from coordinator import cli as coordinator_cli
 from coordinator.client import AgentClient
@@ -34,6 +33,7 @@ from fedscreen import keys
 from fedscreen.errors import RateLimited, ResolveRefused, TokenNotIssued
 from fedscreen.resolve import build_request, sign_request
 from fedscreen.tokens import TokenKeys, reference_token
+from tests.integration.agent_procs import approve_at
 from tests.integration.conftest import MODELS, Fed
 
 CASE = "（2025）某检民监1号"
@@ -53,6 +53,11 @@ def cli(state: State, *argv: str) -> int:
     return coordinator_cli.main(["--state", str(state.root), *argv])
 
 
+def resolve_argv(lead: dict[str, Any], analyst: str) -> tuple[str, ...]:
+    """`fedscreen resolve` for `lead` as `analyst`, with the case reference and reason."""
+    return ("resolve", lead["lead_id"], "--as", analyst, "--case-ref", CASE, "--reason", REASON)
+
+
 @pytest.fixture(scope="module")
 def side(fed: Fed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
     root = tmp_path_factory.mktemp("reident")
@@ -63,10 +68,7 @@ def side(fed: Fed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
         state, root / "agents", "t-court-b", "court", fed.data, fed.secret,
         require_approval=True, revoked=(analysts["mallory"],), max_requests_per_day=3,
     )  # fmt: skip
-    m = fed.verified.manifest
-    Approvals(config_b.parent / "state" / "approvals.json").approve(
-        fed.verified.digest, m.name, m.version, "test"
-    )
+    approve_at(config_b, fed.verified)
     with Federation(state) as federation:
         federation.start_agent("t-court-b", "court", config_b)
         state.remove_agent("t-court")
@@ -80,7 +82,8 @@ def side(fed: Fed, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Side]:
         for lead in leads:  # identities only for leads under verification
             assert cli(state, "leads", "verify", lead["lead_id"]) == 0
         secret = fed.secret.read_text().strip().encode()
-        yield Side(state, config_b, analysts, leads, TokenKeys.derive(secret, m.name, m.name))
+        model = fed.verified.manifest.name
+        yield Side(state, config_b, analysts, leads, TokenKeys.derive(secret, model, model))
 
 
 def leads_via(side: Side, via: str) -> list[dict[str, Any]]:
@@ -114,7 +117,7 @@ def test_an_arbitration_lead_resolves_to_the_applicants_awards(
     fed: Fed, side: Side, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lead = leads_via(side, "arbitration")[0]
-    args = ("resolve", lead["lead_id"], "--as", "analyst", "--case-ref", CASE, "--reason", REASON)
+    args = resolve_argv(lead, "analyst")
     assert cli(side.state, *args) == 0
     (r,) = Resolutions(side.state.registry).for_lead(lead["lead_id"])
     assert (r.status, r.agent, r.column, r.analyst) == (
@@ -177,8 +180,7 @@ def test_a_revoked_analyst_key_is_refused_with_one_line(
     side: Side, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lead = leads_via(side, "court")[0]
-    code = cli(side.state, "resolve", lead["lead_id"], "--as", "mallory",
-               "--case-ref", CASE, "--reason", REASON)  # fmt: skip
+    code = cli(side.state, *resolve_argv(lead, "mallory"))
     err = capsys.readouterr().err
     assert code == 12
     assert err.count("\n") == 1
@@ -207,8 +209,7 @@ def test_approval_path_pending_then_approved_by_the_operator_then_resolved(
     fed: Fed, side: Side, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lead = leads_via(side, "court")[2]
-    args = ("resolve", lead["lead_id"], "--as", "carol", "--case-ref", CASE, "--reason", REASON)
-    assert cli(side.state, *args) == 0
+    assert cli(side.state, *resolve_argv(lead, "carol")) == 0
     assert "pending approval at court.plaintiff_id at agency t-court-b" in capsys.readouterr().out
     (r,) = Resolutions(side.state.registry).for_lead(lead["lead_id"])
     assert (r.status, r.fields) == ("pending_approval", [])
@@ -246,8 +247,7 @@ def test_a_denied_request_tells_the_analyst_why(
     side: Side, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lead = leads_via(side, "court")[3]
-    args = ("resolve", lead["lead_id"], "--as", "carol", "--case-ref", CASE, "--reason", REASON)
-    assert cli(side.state, *args) == 0
+    assert cli(side.state, *resolve_argv(lead, "carol")) == 0
     (r,) = Resolutions(side.state.registry).for_lead(lead["lead_id"])
     config = ["--config", str(side.config_b)]
     assert agent_cli.main(["requests", "deny", r.request_id, "--reason", "理由不足", *config]) == 0

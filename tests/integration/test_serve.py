@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,14 +14,14 @@ from pathlib import Path
 
 import pytest
 
-from agent.approvals import Approvals
 from agent.audit import read_entries
 from coordinator import daemon
 from coordinator.cli import main
-from coordinator.federation import Federation, write_agent_config
+from coordinator.federation import Federation
 from coordinator.registry import Registry
 from coordinator.run import run_model
 from coordinator.schedules import Schedule, add_schedule, remove_schedule
+from tests.integration.agent_procs import agent_config, approve_at, audit_outcomes, ghost
 from tests.integration.conftest import MODEL, Fed
 
 CAMPAIGN = "serve-integration"
@@ -92,11 +91,6 @@ def test_a_daemon_killed_mid_job_resumes_it_on_restart_without_doubling_or_losin
     recorded = _campaign_leads(fed, campaign)
     assert len(recorded) == len(before.leads) > 0
 
-    # A second court that is down: the daemon's job keeps retrying it when we kill the daemon.
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    fed.state.add_agent("t-late", f"127.0.0.1:{port}", "court")
     tick = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=2)
     entry = Schedule(
         "resume-test", f"{tick.minute} {tick.hour} * * *", str(bundle), {}, campaign, 120.0,
@@ -104,51 +98,47 @@ def test_a_daemon_killed_mid_job_resumes_it_on_restart_without_doubling_or_losin
                                    "t-market-regulation", "t-late"),
     )  # fmt: skip
     path = daemon.schedules_file(fed.state)
-    add_schedule(path, entry)
     job_id = daemon.tick_job_id(entry, tick)
     court_audit = fed.configs["court"].parent / "state" / "audit.jsonl"
     env = {k: v for k, v in os.environ.items() if not k.startswith("FEDSCREEN_")}
     argv = [sys.executable, "-c", "from coordinator.cli import main; raise SystemExit(main())"]
-    proc = subprocess.Popen(
-        [*argv, "serve", "--state", str(fed.state.root)],
-        env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "serve.log").open("w"),
-    )  # fmt: skip
-    try:
-        # Wait until the real agents have answered this job: only t-late is outstanding.
-        deadline = time.monotonic() + 60
-        while not any(
-            e.get("job_id") == job_id and e["outcome"] == "ok" for e in read_entries(court_audit)
-        ):
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
-            assert time.monotonic() < deadline, "the scheduled job never reached t-court"
-            time.sleep(0.05)
-        proc.kill()  # SIGKILL, mid-job
-        assert proc.wait() == -9
-        job = Registry(fed.state.registry).job(job_id)
-        assert job is not None and job["status"] == "running"  # no runner finished it
-
-        # The late court comes up; the daemon restarts and resumes the same job.
-        config = write_agent_config(
-            fed.state, fed.root / "agents", "t-late", "court", fed.data, fed.secret,
-            listen=f"127.0.0.1:{port}",
+    # A second court that is down: the daemon's job keeps retrying it when we kill the daemon.
+    with ghost(fed, "t-late") as port:
+        add_schedule(path, entry)
+        proc = subprocess.Popen(
+            [*argv, "serve", "--state", str(fed.state.root)],
+            env=env, stdout=subprocess.DEVNULL, stderr=(tmp_path / "serve.log").open("w"),
         )  # fmt: skip
-        fed.approve("court", fed.verified)  # t-court's approvals file: approve at t-late too
-        m = fed.verified.manifest
-        Approvals(config.parent / "state" / "approvals.json").approve(
-            fed.verified.digest, m.name, m.version, "test"
-        )
-        with Federation(fed.state) as federation:
-            federation.start_agent("t-late", "court", config)
-            capsys.readouterr()
-            assert main(["--state", str(fed.state.root), "serve", "--once"]) == 0
-            assert "ran 1 scheduled job(s), 0 failed, 0 partial" in capsys.readouterr().out
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        remove_schedule(path, "resume-test")
-        fed.state.remove_agent("t-late")
+        try:
+            # Wait until the real agents have answered this job: only t-late is outstanding.
+            deadline = time.monotonic() + 60
+            while not any(
+                e.get("job_id") == job_id and e["outcome"] == "ok"
+                for e in read_entries(court_audit)
+            ):
+                assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "the scheduled job never reached t-court"
+                time.sleep(0.05)
+            proc.kill()  # SIGKILL, mid-job
+            assert proc.wait() == -9
+            job = Registry(fed.state.registry).job(job_id)
+            assert job is not None and job["status"] == "running"  # no runner finished it
+
+            # The late court comes up; the daemon restarts and resumes the same job.
+            config = agent_config(fed, "t-late", port=port)
+            approve_at(config, fed.verified)
+            with Federation(fed.state) as federation:
+                federation.start_agent("t-late", "court", config)
+                capsys.readouterr()
+                assert main(["--state", str(fed.state.root), "serve", "--once"]) == 0
+                assert "ran 1 scheduled job(s), 0 failed, 0 partial" in capsys.readouterr().out
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            remove_schedule(path, "resume-test")
     job = Registry(fed.state.registry).job(job_id)
     assert job is not None and (job["status"], job["attempts"]) == ("succeeded", 2)
     assert _campaign_leads(fed, campaign) == recorded  # none doubled, none lost
-    outcomes = [e["outcome"] for e in read_entries(court_audit) if e.get("job_id") == job_id]
-    assert outcomes == ["ok", "replayed"]  # the resumed job did not run again at t-court
+    # The resumed job did not run again at t-court; t-late ran it once.
+    assert audit_outcomes(fed.configs["court"], job_id) == ["ok", "replayed"]
+    assert audit_outcomes(config, job_id) == ["ok"]
