@@ -107,6 +107,7 @@ class Engine:
         self._attached: dict[str, str] = {}  # DuckDB file -> catalog alias
         self._csv_raw: dict[str, str] = {}  # dataset -> read_csv(…) of its text
         self.sources = dict(sources)
+        self._cancelled = threading.Event()  # set by cancel(), from any thread; never cleared
         self._con = duckdb.connect(":memory:", config=_startup_config(limits))
         try:
             for name, spec in sources.items():
@@ -251,10 +252,11 @@ class Engine:
         # A trailing ";" would end the CREATE … AS statement the query is wrapped in.
         body = sql.rstrip().rstrip(";")
         start = time.monotonic()
-        deadline = _Deadline(self._con, self.limits.timeout_seconds)
+        deadline = _Deadline(self._con, self.limits.timeout_seconds, self._cancelled)
         try:
-            with deadline, self._duckdb_errors():
+            with self._duckdb_errors(), deadline:
                 rows_in = max((self._count(d) for d in role.reads), default=0)
+                deadline.check()
                 self._con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {body}", used)
                 deadline.check()
                 _enforce_outputs(self._con, role.outputs)
@@ -323,9 +325,9 @@ class Engine:
             raise SchemaMismatch(f"dataset {dataset} has no column {unknown[0]!r}")
         table_name, col = "__fs_lookup", qident(column)
         outputs = (Output("__fs_raw", "enum"), Output("__fs_token", kind))
-        deadline = _Deadline(self._con, self.limits.timeout_seconds)
+        deadline = _Deadline(self._con, self.limits.timeout_seconds, self._cancelled)
         try:
-            with deadline, self._duckdb_errors():
+            with self._duckdb_errors(), deadline:
                 self._con.execute(
                     f"CREATE OR REPLACE TEMP TABLE {table_name} AS SELECT DISTINCT {col} AS "
                     f"__fs_raw, {col} AS __fs_token FROM {qident(dataset)} WHERE {col} IS NOT NULL"
@@ -349,9 +351,12 @@ class Engine:
         return [dict(zip(fields, (str(v) for v in row), strict=True)) for row in rows]
 
     def cancel(self) -> None:
-        """Interrupt the running statement from another thread (the caller went away, or the
-        agent is shutting down): it raises duckdb.InterruptException. DuckDB's interrupt is an
-        atomic flag, so this is safe from any thread; on a closed connection it does nothing."""
+        """Stop the work from another thread (the caller went away, or the agent is shutting
+        down): the running statement raises duckdb.InterruptException, and so does any later
+        one of this run or lookup — the flag is sticky, and the deadline's watcher repeats the
+        interrupt, since DuckDB drops one that lands between statements. Safe from any thread;
+        on a closed connection it does nothing."""
+        self._cancelled.set()
         with suppress(duckdb.Error):
             self._con.interrupt()
 
@@ -467,30 +472,43 @@ def _tokenise_sql(
 
 # --- helpers ------------------------------------------------------------------------------------
 class _Deadline:
-    """Interrupt the connection when the time is up: the running statement raises
-    duckdb.InterruptException. An interrupt that lands between statements is lost, so the
-    steps also call check()."""
+    """Interrupt the connection once the time is up or the engine was cancelled, and again
+    every POLL_SECONDS until the work ends: DuckDB drops an interrupt that lands before or
+    between statements, so one interrupt is not enough. The steps also call check(), for an
+    interrupt that landed just after a statement finished."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, seconds: float) -> None:
-        self._fired = threading.Event()
+    POLL_SECONDS = 0.05
+
+    def __init__(
+        self, con: duckdb.DuckDBPyConnection, seconds: float, cancelled: threading.Event
+    ) -> None:
         self._con = con
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
+        self._seconds = seconds
+        self._cancelled = cancelled
+        self._fired = threading.Event()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="engine-deadline", daemon=True)
 
-    def _fire(self) -> None:
-        self._fired.set()
-        self._con.interrupt()
+    def _watch(self) -> None:
+        ends = time.monotonic() + self._seconds
+        while not self._done.wait(min(self.POLL_SECONDS, max(ends - time.monotonic(), 0))):
+            if self._cancelled.is_set() or time.monotonic() >= ends:
+                self._fired.set()
+                with suppress(duckdb.Error):
+                    self._con.interrupt()
 
     def check(self) -> None:
-        if self._fired.is_set():
-            raise duckdb.InterruptException("deadline passed between statements")
+        if self._fired.is_set() or self._cancelled.is_set():
+            raise duckdb.InterruptException("stopped between statements")
 
     def __enter__(self) -> _Deadline:
-        self._timer.start()
+        self.check()  # cancelled before the work began
+        self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._timer.cancel()
+        self._done.set()
+        self._thread.join()
 
 
 def _startup_config(limits: EngineLimits) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -195,12 +197,37 @@ def test_run_refuses_a_role_reading_an_unmapped_dataset(tmp_path: Path) -> None:
 
 
 def test_timeout_interrupts_a_long_query(sources: dict[str, SourceSpec]) -> None:
-    slow = """WITH a AS (SELECT l.case_no FROM labour_cases l, labour_cases m, labour_cases n),
-                   b AS (SELECT x.case_no FROM a x, a y, a z, a w, a v)
-              SELECT count(*) > 0 AS flag FROM b, b c, b d"""
     limits = EngineLimits(memory_limit="256MB", threads=1, timeout_seconds=0.5)
     with Engine("court", sources, limits) as eng, pytest.raises(QueryTimeout, match="0.5 s"):
-        eng.run(role(Output("flag", "bool")), slow, {}, KEYS)
+        eng.run(role(Output("flag", "bool")), SLOW, {}, KEYS)
+
+
+SLOW = """WITH a AS (SELECT l.case_no FROM labour_cases l, labour_cases m, labour_cases n),
+               b AS (SELECT x.case_no FROM a x, a y, a z, a w, a v)
+          SELECT count(*) > 0 AS flag FROM b, b c, b d"""
+
+
+def test_a_cancel_before_the_query_starts_still_stops_it(sources: dict[str, SourceSpec]) -> None:
+    # DuckDB drops an interrupt that arrives before a statement begins: the stop must stick.
+    limits = EngineLimits(memory_limit="256MB", threads=1, timeout_seconds=60)
+    with Engine("court", sources, limits) as eng:
+        eng.cancel()
+        started = time.monotonic()
+        with pytest.raises(QueryTimeout):
+            eng.run(role(Output("flag", "bool")), SLOW, {}, KEYS)
+    assert time.monotonic() - started < 5
+
+
+def test_a_cancel_from_another_thread_mid_run_stops_it(sources: dict[str, SourceSpec]) -> None:
+    limits = EngineLimits(memory_limit="256MB", threads=1, timeout_seconds=60)
+    with Engine("court", sources, limits) as eng:
+        timer = threading.Timer(0.3, eng.cancel)
+        started = time.monotonic()
+        timer.start()
+        with pytest.raises(QueryTimeout):
+            eng.run(role(Output("flag", "bool")), SLOW, {}, KEYS)
+        timer.join()
+    assert 0.25 < time.monotonic() - started < 5
 
 
 def test_data_errors_do_not_quote_values(engine: Engine) -> None:

@@ -122,13 +122,6 @@ def test_sigterm_drains_refuses_new_jobs_and_aborts_what_outlives_the_grace(
     assert (stop["finished"], stop["aborted"]) == ([], ["j-drain-slow"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="agent bug: a stop that lands after admission but before the query starts is lost "
-    "(DuckDB clears a pending interrupt when a statement begins), so the query runs until its "
-    "deadline; remove this mark once JobHandle/Engine re-check the stop",
-)
 def test_a_caller_that_goes_away_right_after_admission_stops_the_job_too(
     fed: Fed, tmp_path: Path
 ) -> None:
