@@ -7,6 +7,7 @@ is kept in the lead's history; `leads show ID` prints it. Refused steps change n
 from __future__ import annotations
 
 import getpass
+import io
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from coordinator.resolutions import format_resolutions, resolutions_of, shown
 from coordinator.routing import load_units
 from coordinator.stats import model_stats, stats_rows
 from fedscreen.errors import UsageError
+from fedscreen.files import write_atomic
 
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
@@ -61,7 +63,21 @@ def lead_rows(leads: Sequence[LeadRow]) -> list[dict[str, object]]:
     return rows
 
 
-_TABLE = ("lead", "title", "region", "kind", "state", "unit", "assignee", "found", "explanation")
+# The terminal table: the abbreviated lead key and flags, the model's title in both languages.
+_TABLE = (
+    "lead",
+    "key",
+    "title",
+    "title_en",
+    "region",
+    "kind",
+    "state",
+    "unit",
+    "assignee",
+    "found",
+    "flags",
+    "explanation",
+)
 
 # Excel columns: a bilingual header over each lead field; the state also in Chinese.
 _XLSX: tuple[tuple[str, str], ...] = (
@@ -84,7 +100,7 @@ _XLSX: tuple[tuple[str, str], ...] = (
 )
 
 
-def write_xlsx(rows: Sequence[dict[str, object]], path: Path) -> None:
+def xlsx_bytes(rows: Sequence[dict[str, object]]) -> bytes:
     """A real workbook: one sheet, a bold frozen header row with filters, one lead per row."""
     from openpyxl import Workbook
     from openpyxl.styles import Font
@@ -108,7 +124,9 @@ def write_xlsx(rows: Sequence[dict[str, object]], path: Path) -> None:
         longest = max([len(header), *(len(str(r.get(field, ""))) for r in rows[:200])])
         sheet.column_dimensions[sheet.cell(1, index).column_letter].width = min(60, longest + 2)
     book.properties.title = "fedscreen 线索"
-    book.save(path)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
 
 
 def _since(value: str) -> str:
@@ -146,19 +164,22 @@ def leads_list(
     fmt: str,
     out: Path | None,
 ) -> None:
-    """Leads with abbreviated tokens, their state, unit and the model's Chinese title."""
+    """Leads with abbreviated tokens and flags, their state, unit and the model's title."""
     if region is not None and not (region.isascii() and region.isdigit() and len(region) <= 6):
         raise UsageError(f"--region {region!r} must be 1 to 6 digits of a region code")
     if fmt == "xlsx" and out is None:
         raise UsageError("--format xlsx writes a file: add --out FILE.xlsx")
+    if out is not None and not out.parent.is_dir():
+        raise UsageError(f"--out {out}: folder {out.parent} does not exist")
     registry = Registry(state_of(ctx).registry)
     found = registry.leads(model, state=state, region=region, since=since and _since(since))
     rows = lead_rows(found)
     if out is not None:
-        if fmt == "xlsx":
-            write_xlsx(rows, out)
-        else:
-            out.write_text(render_rows(rows, fmt), encoding="utf-8")
+        data = xlsx_bytes(rows) if fmt == "xlsx" else render_rows(rows, fmt)
+        try:
+            write_atomic(out, data)
+        except OSError as exc:
+            raise UsageError(f"--out {out}: cannot write: {exc.strerror or exc}") from None
         click.echo(f"wrote {len(rows)} leads to {out}")
     elif not rows and fmt == "table":
         click.echo("no leads")
@@ -251,6 +272,8 @@ _AS = click.option(
     "--as", "actor", metavar="NAME", help="who does this (default: $FEDSCREEN_ANALYST, OS user)"
 )
 _REASON = click.option("--reason", help="why (kept in the lead's history)")
+# Moves that hand the lead elsewhere or end it always say why.
+_REASON_REQUIRED = click.option("--reason", required=True, help="why (kept in the lead's history)")
 
 
 def _apply(
@@ -280,7 +303,7 @@ def leads_assign(
 @leads.command("transfer")
 @click.argument("lead_id")
 @click.option("--to", "unit", required=True, help="the procuratorate or department")
-@_REASON
+@_REASON_REQUIRED
 @_AS
 @click.pass_context
 def leads_transfer(
@@ -316,7 +339,7 @@ def leads_verify(
     type=click.Choice(list(lifecycle.ACTIONS)),
     help="; ".join(f"{k} {v}" for k, v in lifecycle.ACTIONS.items()),
 )
-@_REASON
+@_REASON_REQUIRED
 @_AS
 @click.pass_context
 def leads_dispose(

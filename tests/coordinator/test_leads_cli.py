@@ -145,9 +145,12 @@ def test_list_as_a_table_shows_state_and_unit(
     assert fs(state, "leads", "list", "--region", "410502") == 0
     header, line = capsys.readouterr().out.splitlines()
     assert header.split() == [
-        "lead", "title", "region", "kind", "state", "unit", "assignee", "found", "explanation"
+        "lead", "key", "title", "title_en", "region", "kind", "state", "unit", "assignee",
+        "found", "flags", "explanation"
     ]  # fmt: skip
-    assert line.split() == [A, TITLE, "410502", "fake_labour", "new", "2025-01-10T02:00:00+00:00",
+    # the key's token abbreviated to 8 hex digits, the title in both languages, the flags
+    assert line.split() == [A, "plaintiff=00000000…", TITLE, "Fake", "labour", "suits", "410502",
+                            "fake_labour", "new", "2025-01-10T02:00:00+00:00", "suits=10-19",
                             f"说明{A}"]  # fmt: skip
     assert fs(state, "leads", "list", "--state", "disposed") == 0
     assert capsys.readouterr().out == "no leads\n"
@@ -231,8 +234,8 @@ def test_a_lead_worked_from_found_to_disposed_shows_its_history(
         (["note", A, "调取", "卷宗"], f"{A}: verifying — 调取 卷宗 (by 值班检察官)"),
         (["verify", A, "--true", "--reason", "虚假诉讼属实", "--as", "张三"],
          f"{A}: verifying → verified_true — 虚假诉讼属实 (by 张三)"),
-        (["dispose", A, "--action", "retrial_proposal", "--as", "张三"],
-         f"{A}: verified_true → disposed — retrial_proposal 再审检察建议 (by 张三)"),
+        (["dispose", A, "--action", "retrial_proposal", "--reason", "判决依据虚假", "--as", "张三"],
+         f"{A}: verified_true → disposed — retrial_proposal 再审检察建议: 判决依据虚假 (by 张三)"),
     ]  # fmt: skip
     for args, printed in steps:
         assert fs(state, "leads", *args) == 0, args
@@ -351,16 +354,22 @@ def test_show_includes_the_resolved_identity(
         ([], ["verify", A, "--true", "--reason", "x"],
          f"lead {A} is new: cannot move it to verified_true; legal from new: assigned (leads "
          "assign), transferred (leads transfer), verifying (leads verify)"),
-        ([], ["dispose", A, "--action", "protest"], f"lead {A} is new: cannot move it to disposed"),
+        ([], ["dispose", A, "--action", "protest", "--reason", "r"],
+         f"lead {A} is new: cannot move it to disposed"),
         ([["verify", A], ["verify", A, "--false", "--reason", "无"]],
-         ["dispose", A, "--action", "protest"],
+         ["dispose", A, "--action", "protest", "--reason", "r"],
          f"lead {A} is verified_false: it can only be disposed of with closed, not protest"),
         ([["verify", A], ["verify", A, "--true", "--reason", "有"]], ["assign", A, "--to", "x"],
          f"lead {A} is verified_true: cannot move it to assigned; legal from verified_true: "
          "disposed (leads dispose --action retrial_proposal|protest|"),
         ([["verify", A]], ["verify", A, "--true"], "a verdict needs --reason (why the lead is"),
         ([], ["assign", A, "--to", " "], "the assignee (--to) must not be empty"),
-        ([], ["dispose", A, "--action", "pardon"], "Invalid value for '--action'"),
+        ([], ["dispose", A, "--action", "pardon", "--reason", "r"], "Invalid value for '--action'"),
+        # handing a lead elsewhere or ending it always says why
+        ([], ["transfer", A, "--to", "某院"], "Missing option '--reason'"),
+        ([["verify", A], ["verify", A, "--false", "--reason", "无"]],
+         ["dispose", A, "--action", "closed"], "Missing option '--reason'"),
+        ([], ["transfer", A, "--to", "某院", "--reason", "  "], "the reason must not be empty"),
     ],
 )  # fmt: skip
 def test_illegal_steps_are_refused_and_change_nothing(
@@ -381,15 +390,42 @@ def test_illegal_steps_are_refused_and_change_nothing(
     assert dump(state) == before
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json", "xlsx"])
+def test_list_to_a_missing_folder_is_one_line_and_writes_nothing(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], fmt: str
+) -> None:
+    out = tmp_path / "no-such-dir" / f"leads.{fmt}"
+    assert fs(state, "leads", "list", "--format", fmt, "--out", str(out)) == 2
+    assert one_error_line(capsys.readouterr().err) == (
+        f"--out {out}: folder {out.parent} does not exist"
+    )
+    assert not out.parent.exists()
+
+
+def test_list_to_a_file_replaces_it_whole(
+    state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "leads.csv"
+    out.write_text("old content that is longer than nothing\n" * 100, encoding="utf-8")
+    assert (
+        fs(state, "leads", "list", "--format", "csv", "--out", str(out), "--model", "judicial_aid")
+        == 0
+    )
+    assert capsys.readouterr().out == f"wrote 2 leads to {out}\n"
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    assert sorted(r["lead"] for r in rows) == [D, E]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["leads.csv", "state"]  # no temp file
+
+
 @pytest.mark.parametrize(
     "args",
     [
         ["show", "L999999999999"],
         ["assign", "L999999999999", "--to", "张三"],
-        ["transfer", "L999999999999", "--to", "某院"],
+        ["transfer", "L999999999999", "--to", "某院", "--reason", "x"],
         ["verify", "L999999999999"],
         ["verify", "L999999999999", "--false", "--reason", "x"],
-        ["dispose", "L999999999999", "--action", "closed"],
+        ["dispose", "L999999999999", "--action", "closed", "--reason", "x"],
         ["note", "L999999999999", "x"],
     ],
 )
@@ -408,7 +444,10 @@ def test_unknown_lead_ids_are_one_line_errors(
 def test_route_sends_each_lead_to_the_longest_prefix(
     state: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert fs(state, "leads", "transfer", B, "--to", "北关区人民检察院") == 0  # already has a unit
+    # B already has a unit
+    assert (
+        fs(state, "leads", "transfer", B, "--to", "北关区人民检察院", "--reason", "指定管辖") == 0
+    )
     capsys.readouterr()
     assert fs(state, "leads", "route", "--units", str(EXAMPLE_UNITS), "--as", "内勤") == 0
     out = capsys.readouterr().out.splitlines()
