@@ -103,8 +103,19 @@ def synth(out: Path, people: int, seed: int) -> None:
     click.echo(f"{summary.seconds:.1f}s")
 
 
+DEMO_MIN_PEOPLE = 50_000
+
+
 @click.command()
-@click.option("--people", default=100_000, show_default=True, type=click.IntRange(1000))
+@click.option(
+    "--people",
+    default=100_000,
+    show_default=True,
+    # Synth plants a fixed minimum of cases per model; below this the planted rows exceed the
+    # demo agencies' 20% flag cap and the agents (rightly) refuse.
+    type=click.IntRange(DEMO_MIN_PEOPLE),
+    help=f"population size, at least {DEMO_MIN_PEOPLE:,}",
+)
 @click.option("--out", type=click.Path(path_type=Path), default=Path("demo-out"), show_default=True)
 @click.option("--seed", default=7, show_default=True)
 @click.option("--show", default=10, show_default=True, help="how many leads to print")
@@ -226,10 +237,13 @@ def bench() -> None:
 @click.option("--repeat", default=3, show_default=True)
 def bench_tokens_cmd(n: int, repeat: int) -> None:
     """Tokenisation throughput per core: HMAC alone, and normalise+checksum+HMAC."""
+    from fedscreen import fasthmac
     from fedscreen.tokensql import bench_tokens
 
     runs = [bench_tokens(n, threads=1) for _ in range(repeat)]
     click.echo(f"cores: {os.cpu_count()}  ids: {n}  runs: {repeat}  (threads=1, median)")
+    if not fasthmac.available():
+        click.echo("  native extension not built (no C compiler at install): SQL tokeniser only")
     for key in sorted(runs[0]):
         values = sorted(r[key] for r in runs)
         click.echo(f"  {key}: {values[len(values) // 2]:,.0f}")

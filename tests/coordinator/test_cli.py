@@ -449,3 +449,14 @@ def test_errors_are_one_line_on_stderr(
     code = main(args)
     assert code != 0
     one_error_line(capsys.readouterr().err)
+
+
+def test_demo_below_its_minimum_population_is_refused_before_anything_is_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Below 50,000 people the planted cases exceed the demo agencies' 20% flag cap.
+    out = tmp_path / "demo"
+    assert main(["demo", "--people", "20000", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "20000 is not in the range x>=50000" in err, err
+    assert not out.exists()
