@@ -6,6 +6,10 @@ lead's state. Every change to a lead is a row in `lead_events` (who, when, what,
 starting with "found"; a change and its history row are written in one `BEGIN IMMEDIATE`
 transaction, so two analysts working the same lead cannot interleave, and a refused step
 (an illegal transition, an unknown lead) leaves the file as it was.
+
+`leads.version` is the last model version that found a lead; `lead_findings` keeps every
+version that did (one row per lead and version), so a verdict still counts for the version
+whose run it was made on after a newer version finds the lead again.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from typing import Any
 
 from coordinator import lifecycle
 from coordinator.combine import Lead
-from fedscreen.errors import UsageError
+from fedscreen.errors import ConfigError, UsageError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models (
@@ -49,6 +53,11 @@ CREATE TABLE IF NOT EXISTS lead_events (
     action TEXT NOT NULL, from_state TEXT, to_state TEXT, detail TEXT
 );
 CREATE INDEX IF NOT EXISTS lead_events_lead ON lead_events (lead_id);
+CREATE TABLE IF NOT EXISTS lead_findings (
+    lead_id TEXT NOT NULL, version TEXT NOT NULL, first_job TEXT NOT NULL,
+    last_job TEXT NOT NULL, first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    PRIMARY KEY (lead_id, version)
+);
 """
 
 # Columns the lifecycle added to `leads`; registries written before it get them by ALTER TABLE.
@@ -75,6 +84,10 @@ class UnknownLead(UsageError):
     """No lead with that id in this registry."""
 
 
+class RegistryUnusable(ConfigError):
+    """registry.sqlite is not an SQLite database, is damaged, or cannot be opened."""
+
+
 @dataclass(frozen=True)
 class LeadRow:
     lead_id: str
@@ -99,6 +112,21 @@ class LeadRow:
     updated_at: str | None = None
     first_job: str = ""
     last_job: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One model version finding one lead: when (and in which job) first and last."""
+
+    lead_id: str
+    model: str
+    version: str
+    title_zh: str  # this version's titles, which may differ from the lead's last version's
+    title_en: str
+    first_job: str
+    last_job: str
+    first_seen: str
+    last_seen: str
 
 
 @dataclass(frozen=True)
@@ -147,26 +175,29 @@ class Registry:
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
         """A connection for reading."""
-        con = self._connect()
-        try:
-            yield con
-        finally:
-            con.close()
+        with unusable_as_error(self.path):
+            con = self._connect()
+            try:
+                yield con
+            finally:
+                con.close()
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         """One write transaction holding the write lock from its first statement."""
-        con = self._connect()
-        try:
-            con.execute("BEGIN IMMEDIATE")
+        with unusable_as_error(self.path):
+            con = self._connect()
             try:
-                yield con
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
-            con.execute("COMMIT")
-        finally:
-            con.close()
+                con.execute("BEGIN IMMEDIATE")
+                try:
+                    yield con
+                except BaseException:
+                    if con.in_transaction:  # a damaged file may have ended it already
+                        con.execute("ROLLBACK")
+                    raise
+                con.execute("COMMIT")
+            finally:
+                con.close()
 
     def _migrate(self) -> None:
         """Create the tables, or bring a registry written by an older fedscreen up to date."""
@@ -177,6 +208,7 @@ class Registry:
             if not _needs_migration(con):  # another process got there first
                 return
             had_events = _has_table(con, "lead_events")
+            had_findings = _has_table(con, "lead_findings")
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     con.execute(statement)
@@ -195,6 +227,8 @@ class Registry:
                     " 'job ' || first_job FROM leads ORDER BY found_at, lead_id",
                     (FOUND_BY,),
                 )
+            if not had_findings:
+                _seed_findings(con)
 
     # --- jobs ---------------------------------------------------------------------------
     def start_job(
@@ -338,6 +372,13 @@ class Registry:
         now, new = _now(), 0
         with self._write() as con:
             for lead in leads:
+                con.execute(
+                    "INSERT INTO lead_findings (lead_id, version, first_job, last_job,"
+                    " first_seen, last_seen) VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT (lead_id, version)"
+                    " DO UPDATE SET last_job = excluded.last_job, last_seen = excluded.last_seen",
+                    (lead.lead_id, version, job_id, job_id, now, now),
+                )
                 flags = json.dumps(lead.flags, ensure_ascii=False)
                 seen = (now, job_id, flags, version, lead.explanation_zh, lead.explanation_en)
                 cur = con.execute(
@@ -403,6 +444,20 @@ class Registry:
         if found is None:
             raise _unknown(lead_id)
         return _lead_row(found)
+
+    def findings(self, model: str | None = None) -> list[Finding]:
+        """Every (lead, model version that found it), optionally of one model."""
+        sql = (
+            "SELECT f.lead_id, l.model, f.version, coalesce(m.title_zh, ''),"
+            " coalesce(m.title_en, ''), f.first_job, f.last_job, f.first_seen, f.last_seen"
+            " FROM lead_findings f JOIN leads l ON l.lead_id = f.lead_id"
+            " LEFT JOIN models m ON m.model = l.model AND m.version = f.version"
+            + (" WHERE l.model = ?" if model else "")
+            + " ORDER BY f.lead_id, f.first_seen, f.version"
+        )
+        with self._conn() as con:
+            rows = con.execute(sql, (model,) if model else ()).fetchall()
+        return [Finding(*r) for r in rows]
 
     def events(self, lead_id: str) -> list[Event]:
         with self._conn() as con:
@@ -505,13 +560,56 @@ def _alive(pid: int) -> bool:
     return True
 
 
+# SQLite's primary result codes for a file that is not a database, or is one no longer.
+_DAMAGED = (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT)
+
+
+@contextmanager
+def unusable_as_error(path: Path) -> Iterator[None]:
+    """Turn SQLite's "file is not a database" (and kin) into one line naming the file.
+
+    Other errors (a locked database, a bug in a statement) pass through unchanged."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # the primary code
+        if code in _DAMAGED:
+            raise RegistryUnusable(
+                f"lead registry {path} is not an SQLite database or is damaged ({exc});"
+                " restore it from a backup, or move it aside to start an empty one"
+            ) from None
+        if code == sqlite3.SQLITE_CANTOPEN:
+            raise RegistryUnusable(
+                f"cannot open the lead registry {path} ({exc}); it must be a file you may"
+                " read and write, in a folder you may write to"
+            ) from None
+        raise
+
+
+def _seed_findings(con: sqlite3.Connection) -> None:
+    """Findings for a registry written before `lead_findings`: the version of each lead's
+    first job (when that job is on record) from `found_at`, and the lead's last version from
+    `last_seen` (the earliest time that version is known to have found it)."""
+    con.execute(
+        "INSERT INTO lead_findings (lead_id, version, first_job, last_job, first_seen, last_seen)"
+        " SELECT l.lead_id, j.version, l.first_job, l.first_job, l.found_at, l.found_at"
+        " FROM leads l JOIN jobs j ON j.job_id = l.first_job"
+    )
+    con.execute(
+        "INSERT INTO lead_findings (lead_id, version, first_job, last_job, first_seen, last_seen)"
+        " SELECT lead_id, version, last_job, last_job, last_seen, last_seen FROM leads WHERE 1"
+        " ON CONFLICT (lead_id, version)"
+        " DO UPDATE SET last_job = excluded.last_job, last_seen = excluded.last_seen"
+    )
+
+
 def _has_table(con: sqlite3.Connection, name: str) -> bool:
     found = con.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,))
     return found.fetchone() is not None
 
 
 def _needs_migration(con: sqlite3.Connection) -> bool:
-    if not _has_table(con, "lead_events") or not _has_table(con, "jobs"):
+    if not all(_has_table(con, t) for t in ("lead_events", "jobs", "lead_findings")):
         return True
     present = {row[1] for row in con.execute("PRAGMA table_info(leads)")}
     jobs = {row[1] for row in con.execute("PRAGMA table_info(jobs)")}

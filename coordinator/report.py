@@ -5,6 +5,8 @@ over time, the lead funnel by state, precision per model version, leads by regio
 lead table. The registry is read with plain SQL, read-only, and tolerant of registries
 written before the lifecycle columns and `lead_events` existed: a lead's verdict is the
 `verdict` column where there is one, else its state, else the last verdict in its history.
+Precision per model version counts a lead for every version that found it (`lead_findings`;
+without that table, for the lead's last version).
 """
 
 from __future__ import annotations
@@ -19,10 +21,20 @@ from html import escape
 from pathlib import Path
 
 from coordinator.charts import PALETTE, Bar, Series, hbars, stacked_columns
+from coordinator.registry import unusable_as_error
 from coordinator.report_text import PROVINCES, STATES, text
 from coordinator.state import State
 from fedscreen.errors import UsageError
 from fedscreen.files import write_atomic
+
+
+@dataclass(frozen=True)
+class FoundBy:
+    """A model version that found a lead, with that version's titles."""
+
+    version: str
+    title_zh: str
+    title_en: str
 
 
 @dataclass(frozen=True)
@@ -39,12 +51,31 @@ class LeadInfo:
     explanation_zh: str
     explanation_en: str
     verdict: str | None  # "true" | "false" | None
+    found_by: tuple[FoundBy, ...] = ()  # every version that found it; () = just `version`
 
     def title(self, lang: str) -> str:
         return (self.title_en if lang == "en" else self.title_zh) or self.model
 
     def explanation(self, lang: str) -> str:
         return (self.explanation_en if lang == "en" else "") or self.explanation_zh
+
+    def versions(self) -> tuple[FoundBy, ...]:
+        return self.found_by or (FoundBy(self.version, self.title_zh, self.title_en),)
+
+
+@dataclass(frozen=True)
+class VersionHits:
+    """One model version's verified leads, for the precision chart."""
+
+    model: str
+    version: str
+    title_zh: str
+    title_en: str
+    true: int
+    false: int
+
+    def title(self, lang: str) -> str:
+        return (self.title_en if lang == "en" else self.title_zh) or self.model
 
 
 @dataclass(frozen=True)
@@ -63,6 +94,11 @@ def load(path: Path, model: str | None = None) -> Registry:
     """Read leads (and their history, if any) without creating or changing the file."""
     if not path.exists():
         return Registry([], None)
+    with unusable_as_error(path):
+        return _load(path, model)
+
+
+def _load(path: Path, model: str | None) -> Registry:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
         cols = _columns(con, "leads")
@@ -87,6 +123,7 @@ def load(path: Path, model: str | None = None) -> Registry:
         )
         rows = con.execute(sql, (model,) if model else ()).fetchall()
         events = _events(con) if _columns(con, "lead_events") else None
+        found_by = _found_by(con, has_titles) if _columns(con, "lead_findings") else {}
     finally:
         con.close()
     leads = []
@@ -94,8 +131,11 @@ def load(path: Path, model: str | None = None) -> Registry:
         f = ["" if v is None else str(v) for v in r]
         state = f[7] or "new"
         verdict = _verdict(r[11], state, events.get(f[0]) if events else None)
+        by = tuple(found_by.get(f[0], ()))
         leads.append(
-            LeadInfo(f[0], f[1], f[2], f[3], f[4], f[5], f[6], state, f[8], f[9], f[10], verdict)
+            LeadInfo(
+                f[0], f[1], f[2], f[3], f[4], f[5], f[6], state, f[8], f[9], f[10], verdict, by
+            )
         )
     leads.sort(key=lambda x: (x.found_at, x.lead_id), reverse=True)
     return Registry(leads, _reached(leads, events) if events is not None else None)
@@ -108,6 +148,21 @@ def _events(con: sqlite3.Connection) -> dict[str, list[str]]:
         "SELECT lead_id, to_state FROM lead_events WHERE to_state IS NOT NULL ORDER BY id"
     ):
         out[str(lead_id)].append(str(to_state))
+    return out
+
+
+def _found_by(con: sqlite3.Connection, has_titles: bool) -> dict[str, list[FoundBy]]:
+    """Every version that found each lead, first finding first."""
+    titles = "m.title_zh, m.title_en" if has_titles else "NULL, NULL"
+    join = (
+        " LEFT JOIN models m ON m.model = l.model AND m.version = f.version" if has_titles else ""
+    )
+    out: dict[str, list[FoundBy]] = defaultdict(list)
+    for lead_id, version, zh, en in con.execute(
+        f"SELECT f.lead_id, f.version, {titles} FROM lead_findings f"
+        f" JOIN leads l ON l.lead_id = f.lead_id{join} ORDER BY f.lead_id, f.first_seen, f.version"
+    ):
+        out[str(lead_id)].append(FoundBy(str(version), zh or "", en or ""))
     return out
 
 
@@ -163,14 +218,27 @@ def _is_date(value: str) -> bool:
     return True
 
 
-def precision(leads: list[LeadInfo]) -> list[tuple[LeadInfo, int, int]]:
-    """(a lead of that model version, verified true, verified false), by model and version."""
+def precision(leads: list[LeadInfo]) -> list[VersionHits]:
+    """Verified true and false per model version, by model and version; a lead counts for
+    every version that found it."""
     groups: dict[tuple[str, str], list[LeadInfo]] = defaultdict(list)
+    titles: dict[tuple[str, str], tuple[str, str]] = {}
     for lead in leads:
-        groups[(lead.model, lead.version)].append(lead)
+        for by in lead.versions():
+            groups[(lead.model, by.version)].append(lead)
+            titles[(lead.model, by.version)] = (
+                by.title_zh or lead.title_zh,
+                by.title_en or lead.title_en,
+            )
     return [
-        (ls[0], sum(x.verdict == "true" for x in ls), sum(x.verdict == "false" for x in ls))
-        for _, ls in sorted(groups.items())
+        VersionHits(
+            model,
+            version,
+            *titles[(model, version)],
+            sum(x.verdict == "true" for x in ls),
+            sum(x.verdict == "false" for x in ls),
+        )
+        for (model, version), ls in sorted(groups.items())
     ]
 
 
@@ -213,16 +281,17 @@ def _figures(data: Registry, lang: str, digits: int, top: int) -> list[tuple[str
         for i, s in enumerate(STATES)
     ]
     hits = []
-    for lead, true, false in precision(leads):
+    for v in precision(leads):
+        true, false = v.true, v.false
         p = true / (true + false) if true + false else None
         hits.append(
             Bar(
-                f"{lead.version} · {lead.title(lang)}",  # the version survives a cut title
+                f"{v.version} · {v.title(lang)}",  # the version survives a cut title
                 p or 0.0,
                 f"{_percent(p)} ({true}/{true + false})" if p is not None else t("no_verdicts"),
                 {
-                    "model": lead.model,
-                    "version": lead.version,
+                    "model": v.model,
+                    "version": v.version,
                     "true": true,
                     "false": false,
                     "precision": "" if p is None else f"{p:.3f}",

@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from coordinator import lifecycle as lc
 from coordinator.cli import main
+from coordinator.combine import Lead
+from coordinator.registry import Registry as LeadRegistry
 from coordinator.report import LeadInfo, load, render, timeline
 from coordinator.state import State, init_state
 from tests.coordinator.report_fixture import (
@@ -224,3 +227,23 @@ def test_a_state_without_leads_gives_an_empty_report_and_no_registry(
     assert html.count("no leads yet") == 3  # timeline, precision, regions
     assert read_page(html).stats["total"] == "0"
     assert not state.registry.exists()
+
+
+def test_precision_counts_a_lead_for_every_version_that_found_it(tmp_path: Path) -> None:
+    """1.0.0 finds La and Lb (verified true and false), then 2.0.0 finds La again: 1.0.0 keeps
+    both leads (0.500), 2.0.0 gets La (1.000), each under its own title."""
+    registry = LeadRegistry(tmp_path / "registry.sqlite")
+    registry.start_job("j1", "m", "1.0.0", "d1", "m", {}, ("模型一", "Model one"))
+    registry.record_leads("j1", "m", "1.0.0", "m", [Lead(i, {}, {}, "410502") for i in "ab"])
+    for lead_id, true in (("a", True), ("b", False)):
+        registry.apply(lead_id, "张三", lambda s, i=lead_id: lc.start_verifying(i, s))
+        registry.apply(lead_id, "张三", lambda s, i=lead_id, t=true: lc.verdict(i, s, t, "核实"))
+    registry.start_job("j2", "m", "2.0.0", "d2", "m", {}, ("模型二", "Model two"))
+    registry.record_leads("j2", "m", "2.0.0", "m", [Lead("a", {}, {}, "410502")])
+
+    html = render(load(registry.path), "zh", "院", NOW)
+    page = read_page(html)
+    assert precision(page) == {("m", "1.0.0"): (1, 1, "0.500"), ("m", "2.0.0"): (1, 0, "1.000")}
+    assert "<title>1.0.0 · 模型一: 50.0% (1/2)</title>" in html
+    assert "<title>2.0.0 · 模型二: 100.0% (1/1)</title>" in html
+    assert page.stats["total"] == "2" and len(page.rows) == 2  # the leads are not doubled

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from coordinator import lifecycle as lc
 from coordinator.cli import main
 from coordinator.combine import Lead
-from coordinator.registry import LeadRow, Registry
+from coordinator.registry import Finding, LeadRow, Registry
 from coordinator.stats import VersionStats, compute, model_stats, stats_rows
 
 DAY0 = "2025-03-01T00:00:00+00:00"
@@ -99,6 +100,7 @@ def crafted_registry(tmp_path: Path) -> Registry:
     con = sqlite3.connect(registry.path)
     with con:
         con.execute("UPDATE leads SET found_at = ?", (DAY0,))
+        con.execute("UPDATE lead_findings SET first_seen = ?", (DAY0,))
         con.execute(
             "UPDATE lead_events SET at = CASE lead_id WHEN 'La' THEN '2025-03-05T00:00:00+00:00'"
             " ELSE '2025-03-03T00:00:00+00:00' END WHERE to_state = 'disposed'"
@@ -174,3 +176,89 @@ def test_models_stats_without_leads_says_so(
     capsys.readouterr()
     assert main(["--state", str(state), "models", "stats"]) == 0
     assert capsys.readouterr().out == "no leads yet\n"
+
+
+def day(n: float) -> str:
+    return (datetime.fromisoformat(DAY0) + timedelta(days=n)).isoformat()
+
+
+def refound_registry(tmp_path: Path) -> Registry:
+    """m 1.0.0 finds La and Lb; La is verified true, Lb false; then m 2.0.0 finds La again."""
+    registry = Registry(tmp_path / "registry.sqlite")
+    registry.start_job("j1", "m", "1.0.0", "d1", "m", {}, ("模一", "M one"))
+    registry.record_leads(
+        "j1", "m", "1.0.0", "m", [Lead("La", {}, {}, "410502"), Lead("Lb", {}, {}, "410502")]
+    )
+    registry.apply("La", "张三", partial(lc.start_verifying, "La"))
+    registry.apply("La", "张三", partial(_true, "La"))
+    registry.apply("Lb", "张三", partial(lc.start_verifying, "Lb"))
+    registry.apply("Lb", "张三", partial(_false, "Lb"))
+    registry.start_job("j2", "m", "2.0.0", "d2", "m", {}, ("模二", "M two"))
+    registry.record_leads("j2", "m", "2.0.0", "m", [Lead("La", {}, {}, "410502")])
+    return registry
+
+
+def test_a_newer_version_refinding_a_lead_leaves_the_older_versions_precision(
+    tmp_path: Path,
+) -> None:
+    registry = refound_registry(tmp_path)
+    v1, v2 = model_stats(registry)
+    assert (v1.version, v1.leads, v1.verified_true, v1.verified_false) == ("1.0.0", 2, 1, 1)
+    assert v1.precision == 0.5
+    assert (v2.version, v2.leads, v2.verified_true, v2.verified_false) == ("2.0.0", 1, 1, 0)
+    assert v2.precision == 1.0
+    assert (v1.title_zh, v2.title_zh) == ("模一", "模二")  # each version's own title
+    # the lead itself still names the last version that found it
+    assert [(ld.lead_id, ld.version) for ld in registry.leads()] == [
+        ("La", "2.0.0"),
+        ("Lb", "1.0.0"),
+    ]
+
+
+def test_models_stats_command_counts_a_refound_lead_for_both_versions(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
+    state = tmp_path / "state"
+    assert main(["init", str(state)]) == 0
+    refound_registry(state)
+    capsys.readouterr()
+    assert main(["--state", str(state), "models", "stats", "--format", "json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [
+        (d["version"], d["leads"], d["verified_true"], d["verified_false"], d["precision"])
+        for d in doc
+    ] == [("1.0.0", 2, 1, 1, 0.5), ("2.0.0", 1, 1, 0, 1.0)]
+
+
+def test_days_to_disposal_run_from_each_versions_first_finding(tmp_path: Path) -> None:
+    """La: found by 1.0.0 on day 0 and 2.0.0 on day 4, disposed of on day 10. Lb: found by
+    1.0.0 on day 0, disposed of on day 3, found again by 2.0.0 on day 4 (after disposal)."""
+    registry = refound_registry(tmp_path)
+    registry.record_leads("j2", "m", "2.0.0", "m", [Lead("Lb", {}, {}, "410502")])
+    registry.apply("La", "张三", partial(_protest, "La"))
+    registry.apply("Lb", "张三", partial(_close, "Lb"))
+    con = sqlite3.connect(registry.path)
+    with con:
+        con.execute("UPDATE leads SET found_at = ?", (day(0),))
+        con.execute(
+            "UPDATE lead_findings SET first_seen = CASE version WHEN '1.0.0' THEN ? ELSE ? END",
+            (day(0), day(4)),
+        )
+        con.execute(
+            "UPDATE lead_events SET at = CASE lead_id WHEN 'La' THEN ? ELSE ? END"
+            " WHERE to_state = 'disposed'",
+            (day(10), day(3)),
+        )
+    con.close()
+    v1, v2 = model_stats(registry)
+    assert (v1.leads, v1.disposed, v1.median_days_to_disposal) == (2, 2, 6.5)  # 10 and 3
+    # Lb was disposed of before 2.0.0 found it: disposed, but no days for 2.0.0
+    assert (v2.leads, v2.disposed, v2.median_days_to_disposal) == (2, 2, 6.0)
+
+
+def test_a_lead_without_findings_counts_for_its_last_version() -> None:
+    finding = Finding("a", "m", "0.9.0", "旧", "Old", "j0", "j0", DAY0, DAY0)
+    old, new = compute([row("a", "1.0.0", "true"), row("b", "1.0.0", "false")], {}, [finding])
+    assert (old.version, old.leads, old.precision, old.title_zh) == ("0.9.0", 1, 1.0, "旧")
+    assert (new.version, new.leads, new.precision) == ("1.0.0", 1, 0.0)  # b only
