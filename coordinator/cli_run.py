@@ -14,7 +14,7 @@ import click
 
 from coordinator.cli_common import agents_option, models_dir, parse_params, render_rows, state_of
 from coordinator.cli_leads import lead_rows
-from coordinator.evaluate import Quality, evaluate_model
+from coordinator.evaluate import Quality
 from coordinator.registry import Registry
 from fedscreen.errors import JobPartial, UsageError
 from fedscreen.signals import wait_for
@@ -191,40 +191,72 @@ def quality_rows(quality: list[Quality]) -> list[dict[str, object]]:
     "--truth",
     type=click.Path(path_type=Path, exists=True),
     required=True,
-    help="a model's truth file, or a synth output folder (truth/ per model)",
+    help="a model's truth file, or a synth output folder (truth/<model>.leads.csv per model)",
 )
 @click.option(
     "--secret",
-    type=click.Path(path_type=Path, dir_okay=False),
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
     required=True,
     help="the agencies' token secret (test bench only: never on a real coordinator)",
 )
 @click.option("--model", "model_filter", help="only this model")
-@click.option("--campaign", help="token scope label (default: the model name)")
+@click.option(
+    "--job",
+    "job_id",
+    help="score the leads this job found (an id, or 8+ of its first characters; default: each"
+    " model's most recently finished succeeded or partial job)",
+)
+@click.option("--campaign", help="only jobs of this campaign (default: any)")
 @click.pass_context
 def evaluate(
-    ctx: click.Context, truth: Path, secret: Path, model_filter: str | None, campaign: str | None
+    ctx: click.Context,
+    truth: Path,
+    secret: Path,
+    model_filter: str | None,
+    job_id: str | None,
+    campaign: str | None,
 ) -> None:
-    """Precision, recall and lead counts per model and lead kind against synthetic truth."""
-    from coordinator import synth as synthesis
+    """Precision, recall and lead counts per model and lead kind of each model's latest job
+    (or --job) against synthetic truth; a model with truth but no job scores recall 0."""
+    from coordinator import evaluate as ev
+    from fedscreen.manifest import load_manifest
 
-    registry = Registry(state_of(ctx).registry)
-    models = sorted({lead.model for lead in registry.leads(model_filter)})
-    if model_filter and not models:
-        models = [model_filter]
-    if truth.is_file():
-        if len(models) != 1:
-            raise UsageError("a single truth file needs --model (the model it is the truth of)")
-        files = {models[0]: truth}
-    else:
-        files = {m: truth / synthesis.truth_file(m) for m in models}
-    key = secret.read_bytes().strip()
-    quality = [
-        q
-        for m, path in files.items()
-        for q in evaluate_model(registry, path, key, m, campaign or m)
-    ]
-    click.echo(render_rows(quality_rows(quality), "table") or "no leads to evaluate")
+    state = state_of(ctx)
+    key = ev.read_secret(secret)
+    registry: Registry | None = None
+    chosen: dict[str, object] | None = None
+    if job_id is not None:
+        registry = _registry(state.registry)
+        chosen = ev.pick_job(registry, job_id, model_filter, campaign)
+        assert chosen is not None  # pick_job returns a job when given an id, or raises
+        model_filter = str(chosen["model"])
+    files = ev.truth_files(truth, model_filter)
+    # Every truth file is read and checked against its model before any is scored.
+    truths = {m: ev.read_truth(path, load_manifest(models_dir() / m)) for m, path in files.items()}
+    registry = registry or _registry(state.registry)
+    rows: list[dict[str, object]] = []
+    notes: list[str] = []
+    for m, checked in truths.items():
+        job = chosen or ev.pick_job(registry, None, m, campaign)
+        if job is None and model_filter:
+            raise UsageError(f"{m} has no succeeded or partial job to score (fedscreen run {m})")
+        if job is None:
+            notes.append(f"{m} has no succeeded or partial job: all its planted cases are missed")
+        elif job["status"] == "partial":
+            notes.append(f"job {job['job_id']} of {m} was partial: {job['message']}")
+        name = str(job["job_id"]) if job else "none"
+        for row in quality_rows(ev.score_job(registry, checked, key, m, job)):
+            rows.append({"model": row.pop("model"), "job": name, **row})
+    click.echo(render_rows(rows, "table") or "no ground truth to evaluate")
+    for note in notes:
+        click.echo(f"note: {note}")
+
+
+def _registry(path: Path) -> Registry:
+    """The lead registry, which eval only reads: a missing one is refused, not created."""
+    if not path.is_file():
+        raise UsageError(f"no lead registry at {path}: nothing has run (fedscreen run MODEL)")
+    return Registry(path)
 
 
 @click.group()

@@ -205,6 +205,8 @@ def run_demo(
                 key,
                 report.model,
                 report.campaign,
+                job=report.job_id,
+                manifest=bundles[report.model][1].manifest,
             )
         ]
         timings["total"] = time.monotonic() - t0
