@@ -7,7 +7,7 @@ byte-identical, so an agent that rewrote its history since the last pull is caug
 off-box, even if it recomputed every hash. `verify` checks the copy's chain and then compares
 it with the coordinator's own records: each job the registry dispatched to the agent must be
 a "screen" entry there, each screen the agent ran for this coordinator must be a job the
-registry knows; likewise resolve requests.
+registry knows; likewise resolve requests, refused ones included, answer by answer.
 """
 
 from __future__ import annotations
@@ -33,7 +33,9 @@ from fedscreen.files import write_atomic
 
 # A job that failed because the agent could not be reached never made it into its log.
 _NOT_REACHED = "UNAVAILABLE"
-# Resolve requests the coordinator recorded as failing may have died before the agent.
+# A resolve answer recorded as "error" means no answer came (the agent was down, or the call
+# ran out of time): the agent may never have seen the request. Every other answer, refusals
+# included, came from the agent named with it, which logged the request first.
 _RESOLVE_NOT_REQUIRED = frozenset({"error"})
 
 
@@ -238,25 +240,63 @@ def _cross_check_resolves(
         for e in entries
         if e.get("event") == "resolve" and e.get("request_id") and e.get("caller") == COORDINATOR_CN
     }
-    rows = _rows(state.registry, "SELECT * FROM resolutions")
-    if rows and not {"request_id", "agent", "status"} <= set(rows[0].keys()):
-        out.notes.append("the registry's resolutions table has an unknown shape (not compared)")
-        rows = []
-    mine = [r for r in rows if r["agent"] == agent]
-    known = {str(r["request_id"]) for r in rows}
-    out.resolves_here = sum(1 for r in mine if r["status"] not in _RESOLVE_NOT_REQUIRED)
+    answers = _resolve_answers(state.registry, out)
+    mine = [a for a in answers if a["agent"] == agent]
+    required = {a["request_id"]: a for a in mine if _agent_answered(a, agent)}  # the last
+    out.resolves_here = len(required)
     out.resolves_there = len(asked)
-    for r in mine:
-        if r["status"] not in _RESOLVE_NOT_REQUIRED and str(r["request_id"]) not in asked:
+    for request_id, a in required.items():
+        if request_id not in asked:
             out.missing_on_agent.append(
-                f"resolve request {r['request_id']} ({r['status']}, {r['requested_at']})"
+                f"resolve request {request_id} ({a['status']}, {a['requested_at']})"
             )
+    # Refusals too: the coordinator records them with the agent that refused.
+    known = {a["request_id"] for a in mine}
     for request_id, e in asked.items():
-        # A request the agent refused outright is not one the coordinator keeps a record of.
-        if request_id not in known and e.get("outcome") != "refused":
+        if request_id not in known:
             out.missing_at_coordinator.append(
-                f"resolve request {request_id} (agent line {e['seq']}, {e.get('at', '')})"
+                f"resolve request {request_id} (agent line {e['seq']}, {e.get('at', '')},"
+                f" outcome {e.get('outcome', '?')})"
             )
+
+
+def _resolve_answers(registry: Path, out: CrossCheck) -> list[dict[str, str]]:
+    """Every answer the coordinator recorded (request id, agent, status, message, requested
+    at), oldest first. A request with no row in resolution_answers (a registry written before
+    every answer was kept) counts its own row's answer, the only one that was kept."""
+    rows = [dict(r) for r in _rows(registry, "SELECT * FROM resolutions")]
+    if rows and not {"request_id", "agent", "status"} <= set(rows[0]):
+        out.notes.append("the registry's resolutions table has an unknown shape (not compared)")
+        return []
+    kept = [
+        dict(a)
+        for a in _rows(
+            registry,
+            "SELECT a.request_id, a.agent, a.status, a.message, r.requested_at"
+            " FROM resolution_answers AS a LEFT JOIN resolutions AS r USING (request_id)"
+            " ORDER BY a.seq",
+        )
+    ]
+    seen = {a["request_id"] for a in kept}
+    kept += [r for r in rows if r["request_id"] not in seen]
+    return [
+        {
+            "request_id": str(a["request_id"]),
+            "agent": str(a["agent"]),
+            "status": str(a["status"]),
+            "message": str(a.get("message") or ""),
+            "requested_at": str(a.get("requested_at") or "?"),
+        }
+        for a in kept
+    ]
+
+
+def _agent_answered(answer: dict[str, str], agent: str) -> bool:
+    if answer["status"] not in _RESOLVE_NOT_REQUIRED:
+        return True
+    # Before refusals had their own status they were stored as "error" with the client's
+    # message, which says the agent refused.
+    return answer["message"].startswith(f"agent {agent} refused: ")
 
 
 @click.group()

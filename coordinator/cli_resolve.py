@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from coordinator.cli_common import models_dir, render_rows, state_of
+from coordinator.cli_common import render_rows, state_of
 from coordinator.resolutions import (
     Resolution,
     Resolutions,
@@ -36,12 +36,11 @@ def resolve(
 
     The agency answers only for tokens it issued in the job that found the lead, with only the
     fields the model declares disclosable, and may require its operator's approval first: then
-    run this again (same LEAD_ID) to fetch the answer once approved.
+    run this again (same LEAD_ID) to fetch the answer once approved. What is disclosable comes
+    from the signed bundle the lead's job ran (kept in the state dir), not from ./models.
     """
     state = state_of(ctx)
-    found, how = resolve_lead(
-        state, models_dir(), lead_id, case_ref, reason, analyst, column, timeout=timeout
-    )
+    found, how = resolve_lead(state, lead_id, case_ref, reason, analyst, column, timeout=timeout)
     _print(found, how)
 
 

@@ -4,9 +4,10 @@ request for one lead, and the `resolutions` table — the only place an identity
 An analyst names a lead, a case reference and a reason; the request is signed with the
 analyst's own Ed25519 key (STATE/analysts/NAME.key) and sent to the agent of the role that
 flagged the lead's token in the job that found it, chosen by the manifest's
-`[roles.<role>.disclose]` (its `lead_key` and `when`). Every request that reached an agent is
-recorded here whatever the answer, so the agency's audit log and this table can be matched;
-only a resolved answer carries fields, stored with the lead.
+`[roles.<role>.disclose]` (its `lead_key` and `when`) in the signed bundle that job ran.
+Every request that reached an agent is recorded here whatever the answer, and every answer is
+kept in `resolution_answers` (append-only), so the agency's audit log and these tables can be
+matched entry for entry; only a resolved answer carries fields, stored with the request.
 """
 
 from __future__ import annotations
@@ -25,10 +26,20 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coordinator.client import AgentClient
+from coordinator.run import job_bundle_file
 from coordinator.state import AgentEntry, State
 from fedscreen import keys
-from fedscreen.errors import ConfigError, FedscreenError, ResolveRefused, TokenNotIssued, UsageError
-from fedscreen.manifest import Disclosure, Manifest, load_manifest
+from fedscreen.bundle import bundle_digest, bundle_filename, verify_bundle
+from fedscreen.errors import (
+    BundleError,
+    ConfigError,
+    FedscreenError,
+    ResolveError,
+    ResolveRefused,
+    TokenNotIssued,
+    UsageError,
+)
+from fedscreen.manifest import Disclosure, Manifest
 from fedscreen.resolve import DEFAULT_TTL, build_request, sign_request, utc_text
 
 SCHEMA = """
@@ -39,6 +50,15 @@ CREATE TABLE IF NOT EXISTS resolutions (
     message TEXT, request BLOB, signature BLOB
 );
 CREATE INDEX IF NOT EXISTS resolutions_lead ON resolutions (lead_id);
+CREATE TABLE IF NOT EXISTS resolution_answers (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, agent TEXT NOT NULL,
+    answered_at TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL, rows INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS resolution_answers_request ON resolution_answers (request_id);
+CREATE TRIGGER IF NOT EXISTS resolution_answers_kept BEFORE UPDATE ON resolution_answers
+BEGIN SELECT RAISE(ABORT, 'resolution answers are append-only'); END;
+CREATE TRIGGER IF NOT EXISTS resolution_answers_not_deleted BEFORE DELETE ON resolution_answers
+BEGIN SELECT RAISE(ABORT, 'resolution answers are append-only'); END;
 """
 # MISSION: analysts "request identities only for leads under verification" (核实中).
 RESOLVABLE_STATES = ("verifying",)
@@ -83,6 +103,17 @@ def analyst_key(state: State, name: str | None) -> tuple[str, Ed25519PrivateKey]
 
 # --- the resolutions table -------------------------------------------------------------------
 @dataclass(frozen=True)
+class Answered:
+    """One answer to a request, as it came (the identities stay with the request's row)."""
+
+    agent: str
+    answered_at: str
+    status: str
+    message: str
+    rows: int
+
+
+@dataclass(frozen=True)
 class Resolution:
     request_id: str
     lead_id: str
@@ -92,12 +123,13 @@ class Resolution:
     reason: str
     analyst: str
     requested_at: str
-    status: str  # resolved | pending_approval | denied | error
+    status: str  # resolved | pending_approval | denied | refused | error
     answered_at: str | None
     fields: list[dict[str, str]]
     message: str
     request: bytes
     signature: bytes
+    history: tuple[Answered, ...] = ()  # every answer, oldest first; the row shows the last
 
 
 class Resolutions:
@@ -105,6 +137,14 @@ class Resolutions:
         self.path = path
         with self._conn() as con:
             con.executescript(SCHEMA)
+            # Registries written before every answer was kept: each request's one answer.
+            con.execute(
+                "INSERT INTO resolution_answers (request_id, agent, answered_at, status, message,"
+                " rows) SELECT request_id, agent, COALESCE(answered_at, requested_at), status,"
+                " COALESCE(message, ''), json_array_length(COALESCE(fields, '[]'))"
+                " FROM resolutions WHERE request_id NOT IN"
+                " (SELECT request_id FROM resolution_answers) ORDER BY requested_at"
+            )
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
@@ -116,50 +156,90 @@ class Resolutions:
             con.close()
 
     def save(self, r: Resolution) -> None:
+        """Append r's answer to the request's history and show it on the request's row —
+        unless no answer came ("error") after one did: the agency still holds the request as
+        it last said (a pending request stays pending and can be fetched again)."""
         with self._conn() as con:
             con.execute(
-                "INSERT OR REPLACE INTO resolutions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO resolutions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (request_id) DO UPDATE SET agent = excluded.agent,"
+                " status = excluded.status, answered_at = excluded.answered_at,"
+                " fields = excluded.fields, message = excluded.message"
+                " WHERE excluded.status != 'error' OR resolutions.status = 'error'",
                 (
                     r.request_id, r.lead_id, r.agent, r.column, r.case_ref, r.reason, r.analyst,
                     r.requested_at, r.status, r.answered_at,
                     json.dumps(r.fields, ensure_ascii=False), r.message, r.request, r.signature,
                 ),
             )  # fmt: skip
+            con.execute(
+                "INSERT INTO resolution_answers (request_id, agent, answered_at, status, message,"
+                " rows) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    r.request_id, r.agent, r.answered_at or r.requested_at, r.status, r.message,
+                    len(r.fields),
+                ),
+            )  # fmt: skip
 
     def for_lead(self, lead_id: str) -> list[Resolution]:
         with self._conn() as con:
-            rows = con.execute(
-                "SELECT * FROM resolutions WHERE lead_id = ? ORDER BY requested_at, request_id",
-                (lead_id,),
-            ).fetchall()
-        return [_row(r) for r in rows]
+            return _read(con, "WHERE lead_id = ?", (lead_id,))
 
     def all(self) -> list[Resolution]:
         with self._conn() as con:
-            ids = [r[0] for r in con.execute("SELECT DISTINCT lead_id FROM resolutions")]
-        return sorted(
-            (r for lead in ids for r in self.for_lead(lead)), key=lambda r: r.requested_at
-        )
+            return _read(con, "", ())
 
 
-def _row(r: tuple[Any, ...]) -> Resolution:
-    names = [f.name for f in dataclasses.fields(Resolution)]
+def _read(con: sqlite3.Connection, where: str, args: tuple[str, ...]) -> list[Resolution]:
+    """Requests with their answers; a registry without the answers table (written before
+    every answer was kept, read without migrating it) shows each row's answer as its history."""
+    rows = con.execute(
+        f"SELECT * FROM resolutions {where} ORDER BY requested_at, request_id", args
+    ).fetchall()
+    history: dict[str, list[Answered]] = {}
+    if _has_table(con, "resolution_answers"):
+        found = con.execute(
+            "SELECT request_id, agent, answered_at, status, message, rows FROM resolution_answers"
+            f" WHERE request_id IN (SELECT request_id FROM resolutions {where}) ORDER BY seq",
+            args,
+        ).fetchall()
+        for a in found:
+            history.setdefault(a[0], []).append(Answered(*a[1:]))
+    return [_row(r, history.get(r[0])) for r in rows]
+
+
+def _has_table(con: sqlite3.Connection, name: str) -> bool:
+    found = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+    ).fetchone()
+    return found is not None
+
+
+def _row(r: tuple[Any, ...], history: list[Answered] | None) -> Resolution:
+    names = [f.name for f in dataclasses.fields(Resolution)][: len(r)]
     values = dict(zip(names, r, strict=True))
     values.update(fields=json.loads(r[10] or "[]"), message=r[11] or "")
-    return Resolution(**values)
+    if history is None:  # one answer, the row's own
+        answered = values["answered_at"] or values["requested_at"]
+        history = [
+            Answered(values["agent"], answered, values["status"], values["message"],
+                     len(values["fields"]))
+        ]  # fmt: skip
+    return Resolution(**values, history=tuple(history))
 
 
 def resolutions_of(path: Path, lead_id: str) -> list[Resolution]:
-    """A lead's requests, read without creating anything: a registry that never resolved
-    anything has no resolutions table, and showing a lead must not change the file."""
-    con = sqlite3.connect(path, timeout=30)
+    """A lead's requests, read without creating or migrating anything: a registry that never
+    resolved anything has no resolutions table, and showing a lead must not change the file."""
+    if not path.exists():
+        return []
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
     try:
-        exists = con.execute(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'resolutions'"
-        ).fetchone()
+        if not _has_table(con, "resolutions"):
+            return []
+        return _read(con, "WHERE lead_id = ?", (lead_id,))
     finally:
         con.close()
-    return Resolutions(path).for_lead(lead_id) if exists else []
 
 
 def shown(r: Resolution) -> dict[str, object]:
@@ -168,7 +248,8 @@ def shown(r: Resolution) -> dict[str, object]:
 
 
 def format_resolutions(found: list[Resolution]) -> list[str]:
-    """Lines for `leads show`: each request, its outcome and, when resolved, the fields."""
+    """Lines for `leads show`: each request, its outcome and, when resolved, the fields; and
+    when it was answered more than once (pending, then approved), every answer in turn."""
     lines = []
     for r in found:
         lines.append(
@@ -178,6 +259,13 @@ def format_resolutions(found: list[Resolution]) -> list[str]:
         if r.message:
             lines.append(f"    {r.message}")
         lines += ["    " + ", ".join(f"{k}={v}" for k, v in row.items()) for row in r.fields]
+        if len(r.history) > 1:
+            for a in r.history:
+                rows = (
+                    f"  {a.rows} row{'' if a.rows == 1 else 's'}" if a.status == "resolved" else ""
+                )
+                said = f"  {a.message}" if a.message else ""
+                lines.append(f"    answer {a.answered_at}  {a.status:16} at {a.agent}{rows}{said}")
     return lines
 
 
@@ -193,6 +281,8 @@ class LeadContext:
     state: str
     job_id: str
     job_agents: dict[str, dict[str, object]]
+    job_digest: str  # of the signed bundle the job ran
+    job_started: str
 
 
 @dataclass(frozen=True)
@@ -217,7 +307,7 @@ def load_lead(registry: Path, lead_id: str) -> LeadContext:
         if lead is None:
             raise UsageError(f"unknown lead {lead_id!r} (see: fedscreen leads list)")
         job = con.execute(
-            "SELECT version, agents FROM jobs WHERE job_id = ?", (lead[6],)
+            "SELECT version, agents, digest, started_at FROM jobs WHERE job_id = ?", (lead[6],)
         ).fetchone()
     except sqlite3.OperationalError:  # no registry tables yet: nothing has run
         raise UsageError(f"unknown lead {lead_id!r} (no jobs have run)") from None
@@ -227,19 +317,41 @@ def load_lead(registry: Path, lead_id: str) -> LeadContext:
         raise UsageError(f"lead {lead_id}: its job {lead[6]} is not in the registry")
     return LeadContext(
         lead[0], lead[1], job[0], lead[2], json.loads(lead[3]), json.loads(lead[4]), lead[5],
-        lead[6], json.loads(job[1] or "null") or {},
+        lead[6], json.loads(job[1] or "null") or {}, job[2], job[3],
     )  # fmt: skip
 
 
-def model_manifest(models_dir: Path, lead: LeadContext) -> Manifest:
-    """The manifest of the model version that found the lead: it says what may be disclosed."""
-    manifest = load_manifest(models_dir / lead.model)
-    if manifest.version != lead.version:
-        raise ConfigError(
-            f"lead {lead.lead_id} was found by {lead.model} {lead.version}, but "
-            f"{models_dir / lead.model} holds version {manifest.version}"
-        )
-    return manifest
+def job_manifest(state: State, lead: LeadContext) -> Manifest:
+    """The manifest of the signed bundle the lead's job ran: it says what may be disclosed.
+
+    Read from the state dir — the job's own copy, else the signed bundle of that model version
+    if it is the same signing — and verified with the coordinator's key as of the job's start
+    (it may have expired since), never from a models/ folder where the command happens to run,
+    which may hold another version or none."""
+    kept = [
+        job_bundle_file(state, lead.job_id),
+        state.bundles / bundle_filename(lead.model, lead.version),
+    ]
+    trusted = keys.load_trusted([state.signing_pub])
+    started = datetime.fromisoformat(lead.job_started)
+    others = []
+    for path in kept:
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        try:
+            if bundle_digest(data) != lead.job_digest:
+                others.append(str(path))
+                continue
+            return verify_bundle(data, trusted, now=started).manifest
+        except BundleError as exc:  # the same class (exit code), naming the file
+            raise type(exc)(f"{path}: {exc.message}") from None
+    other = f"; {' and '.join(others)} is another signing" if others else ""
+    raise ConfigError(
+        f"lead {lead.lead_id}: the signed bundle job {lead.job_id} ran is not in the state dir"
+        f" (looked for {kept[0]} and {kept[1]}{other}); put the bundle with digest"
+        f" {lead.job_digest[:16]}… at {kept[0]}"
+    )
 
 
 def choose_target(manifest: Manifest, lead: LeadContext, column: str | None) -> Target:
@@ -280,7 +392,6 @@ def _agents_for(state: State, lead: LeadContext, role: str) -> list[AgentEntry]:
 
 def resolve_lead(
     state: State,
-    models_dir: Path,
     lead_id: str,
     case_ref: str | None,
     reason: str | None,
@@ -294,8 +405,8 @@ def resolve_lead(
 ) -> tuple[Resolution, str]:
     """Ask, or re-ask a pending request; returns the stored outcome and how it was obtained:
     "sent" (a new request), "fetched" (a pending one re-sent) or "stored" (already resolved,
-    nothing sent). A refusal is stored (status "error") and re-raised; input refused before
-    anything is sent stores nothing."""
+    nothing sent). A refusal is stored (status "refused", or "error" when the agent could not
+    be reached) and re-raised; input refused before anything is sent stores nothing."""
     lead = load_lead(state.registry, lead_id)
     table = Resolutions(state.registry)
     earlier = [r for r in table.for_lead(lead_id) if column in (None, r.column, _col(r.column))]
@@ -309,7 +420,7 @@ def resolve_lead(
         )
     if not case_ref or not reason:
         raise UsageError("--case-ref and --reason are required for a new request")
-    target = target or choose_target(model_manifest(models_dir, lead), lead, column)
+    target = target or choose_target(job_manifest(state, lead), lead, column)
     done = [r for r in earlier if r.status == "resolved" and r.column == target.label]
     if done:
         return done[-1], "stored"
@@ -345,7 +456,9 @@ def _send(
             with AgentClient(state, entry) as client:
                 answer = client.resolve(record.request, record.signature, timeout)
         except FedscreenError as exc:
-            table.save(_update(record, entry.name, "error", exc.message))
+            # The agent refused (and logged it), or no answer came (it may never have seen it).
+            refused = isinstance(exc, ResolveError)
+            table.save(_update(record, entry.name, "refused" if refused else "error", exc.message))
             if isinstance(exc, TokenNotIssued) and i + 1 < len(agents):
                 continue  # another agency of this role may have issued it
             raise

@@ -108,7 +108,11 @@ def test_resolve_requests_are_compared_when_the_table_exists(tmp_path: Path) -> 
     check = cross_check(state, "a1", entries)
     assert (check.resolves_here, check.resolves_there) == (2, 3)
     assert [m.split(" (")[0] for m in check.missing_on_agent] == ["resolve request r-lost"]
-    assert [m.split(" (")[0] for m in check.missing_at_coordinator] == ["resolve request r-forged"]
+    # a refused request is compared too: the coordinator has no record of r-bad-token
+    assert [m.split(" (")[0] for m in check.missing_at_coordinator] == [
+        "resolve request r-forged",
+        "resolve request r-bad-token",
+    ]
 
 
 def test_a_missing_registry_is_read_as_empty_and_not_created(tmp_path: Path) -> None:

@@ -19,11 +19,15 @@ import pytest
 
 from coordinator.cli import main
 from coordinator.client import AgentClient
+from coordinator.combine import Lead
 from coordinator.federation import Federation, write_agent_config
+from coordinator.registry import Registry
+from coordinator.resolutions import Resolutions, Target, resolve_lead
 from coordinator.run import run_model
 from coordinator.state import State, init_state
 from fedscreen import pki
 from fedscreen.bundle import VerifiedBundle
+from fedscreen.errors import TokenNotIssued
 from fedscreen.jobs import Job
 from fedscreen.v1 import agent_pb2, agent_pb2_grpc
 from tests.integration.agent_procs import approve_at, sign, write_model
@@ -220,3 +224,39 @@ def test_a_caller_not_allowed_cannot_read_the_log(solo: Solo) -> None:
     assert (
         b'"event":"denied"' in last and b'"method":"Audit"' in last and b'"caller":"nosy"' in last
     )
+
+
+def test_a_refused_resolve_request_deleted_at_the_coordinator_is_reported(
+    solo: Solo, capsys: pytest.CaptureFixture[str]
+) -> None:
+    job_id = solo.run_job()
+    Registry(solo.state.registry).record_leads(
+        job_id, "audit_probe", "1.0.0", "audit_probe", [Lead("Lprobe01", {"case": "c"}, {}, None)]
+    )
+    assert solo.cli("leads", "verify", "Lprobe01") == 0
+    # The probe model discloses nothing, so the agent refuses — and logs the request.
+    fake = Target("court", "case_no", "f" * 32)
+    with pytest.raises(TokenNotIssued, match="NOT_FOUND: token was never issued here"):
+        resolve_lead(solo.state, "Lprobe01", "案1", "核实", target=fake)
+    (r,) = Resolutions(solo.state.registry).for_lead("Lprobe01")
+    assert (r.status, r.agent) == ("refused", AGENT)
+    assert solo.cli("audit", "pull", AGENT) == 0
+    capsys.readouterr()
+    assert solo.cli("audit", "verify", AGENT) == 0
+    assert f"resolve requests: 1 per the registry, 1 in {AGENT}'s log" in capsys.readouterr().out
+
+    with sqlite3.connect(solo.state.registry) as con:  # what the table's triggers are there for
+        con.execute("DROP TRIGGER resolution_answers_not_deleted")
+        con.execute("DELETE FROM resolution_answers WHERE request_id = ?", (r.request_id,))
+        con.execute("DELETE FROM resolutions WHERE request_id = ?", (r.request_id,))
+    assert solo.cli("audit", "verify", AGENT) == 9
+    captured = capsys.readouterr()
+    found = re.search(
+        rf"missing at the coordinator: resolve request {r.request_id} \(agent line (\d+), .*,"
+        r" outcome refused\)",
+        captured.out,
+    )
+    assert found, captured.out
+    assert b'"event":"resolve"' in solo.copy.read_bytes().split(b"\n")[int(found.group(1)) - 1]
+    assert f"resolve requests: 0 per the registry, 1 in {AGENT}'s log" in captured.out
+    assert "0 missing on the agent, 1 missing at the coordinator" in one_error(captured.err)

@@ -10,6 +10,7 @@ registry or the other tests' leads.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -31,7 +32,7 @@ from coordinator.run import run_model
 from coordinator.state import State
 from fedscreen import keys
 from fedscreen.errors import RateLimited, ResolveRefused, TokenNotIssued
-from fedscreen.resolve import build_request, sign_request
+from fedscreen.resolve import ResolveRequest, build_request, sign_request
 from fedscreen.tokens import TokenKeys, reference_token
 from tests.integration.agent_procs import approve_at
 from tests.integration.conftest import MODELS, Fed
@@ -109,6 +110,19 @@ def registry_snapshot(state: State) -> tuple[list[Any], list[Any]]:
     return leads, events
 
 
+def hrss_issued(fed: Fed, side: Side) -> set[tuple[str, str]]:
+    """(job, token) of every person the arbitration agency flagged, from its own ledger."""
+    ledger = fed.configs["hrss"].parent / "state" / "reident.sqlite"
+    con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
+    try:
+        rows = con.execute(
+            "SELECT job_id, token FROM tokens WHERE column_name = 'plaintiff_id'"
+        ).fetchall()
+    finally:
+        con.close()
+    return {(job, token) for job, token in rows}
+
+
 def audit_text(config: Path) -> str:
     return (config.parent / "state" / "audit.jsonl").read_text(encoding="utf-8")
 
@@ -155,15 +169,66 @@ def test_an_arbitration_lead_resolves_to_the_applicants_awards(
     assert f"applicant_id={expected[0]['applicant_id']}" in capsys.readouterr().out
 
 
+def test_resolve_reads_the_disclosure_from_the_jobs_bundle_wherever_it_runs(
+    side: Side,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    lead = leads_via(side, "arbitration")[3]
+    args = resolve_argv(lead, "analyst")
+    monkeypatch.chdir(tmp_path)  # no models/ folder here
+    assert cli(side.state, *args) == 0
+    assert f"lead {lead['lead_id']}: resolved by hrss.plaintiff_id at agency t-hrss" in (
+        capsys.readouterr().out
+    )
+    # A models/ folder here with the same version but without the arbitration disclosure:
+    # read from it, the lead would go to the social-security agency instead.
+    decoy = tmp_path / "models" / lead["model"]
+    shutil.copytree(MODELS / lead["model"], decoy)
+    toml = (decoy / "model.toml").read_text("utf-8")
+    cut = re.sub(r"(?m)^\[roles\.hrss\.disclose\]\n.*\n", "", toml)
+    assert cut != toml and 'version = "1.0.0"' in cut
+    (decoy / "model.toml").write_text(cut, "utf-8")
+    assert cli(side.state, *args) == 0
+    out = capsys.readouterr().out
+    assert "resolved by hrss.plaintiff_id at agency t-hrss" in out
+    assert "stored earlier; nothing was sent" in out
+    (r,) = Resolutions(side.state.registry).for_lead(lead["lead_id"])
+    assert (r.status, r.column) == ("resolved", "hrss.plaintiff_id")
+
+
 def test_a_token_the_agent_never_issued_is_not_found_and_the_lead_is_untouched(side: Side) -> None:
     lead = leads_via(side, "arbitration")[1]
     before = registry_snapshot(side.state)
     fake = Target("hrss", "plaintiff_id", "f" * 32)
     with pytest.raises(TokenNotIssued, match="NOT_FOUND: token was never issued here"):
-        resolve_lead(side.state, MODELS, lead["lead_id"], CASE, REASON, "analyst", target=fake)
+        resolve_lead(side.state, lead["lead_id"], CASE, REASON, "analyst", target=fake)
     assert registry_snapshot(side.state) == before
     (r,) = Resolutions(side.state.registry).for_lead(lead["lead_id"])
-    assert (r.status, r.fields) == ("error", [])
+    assert (r.status, r.agent, r.fields) == ("refused", "t-hrss", [])
+    assert [(a.agent, a.status) for a in r.history] == [("t-hrss", "refused")]
+
+
+def test_a_token_the_agent_never_issued_is_refused_by_the_cli_with_one_line(
+    fed: Fed, side: Side, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A lead the court flagged, asked of the arbitration agency, which never flagged the person.
+    hrss = hrss_issued(fed, side)
+    lead = next(
+        lead
+        for lead in leads_via(side, "court")[4:]
+        if (lead["last_job"], json.loads(lead["key"])["person"]) not in hrss
+    )
+    before = registry_snapshot(side.state)
+    code = cli(side.state, *resolve_argv(lead, "analyst"), "--column", "hrss.plaintiff_id")
+    err = capsys.readouterr().err
+    assert code == 12
+    assert err.count("\n") == 1
+    assert err.startswith("error: agent t-hrss refused: NOT_FOUND: token was never issued here")
+    assert registry_snapshot(side.state) == before
+    (r,) = Resolutions(side.state.registry).for_lead(lead["lead_id"])
+    assert (r.status, r.agent, r.column, r.fields) == ("refused", "t-hrss", "hrss.plaintiff_id", [])
 
 
 def test_an_expired_request_is_refused(side: Side) -> None:
@@ -171,20 +236,45 @@ def test_an_expired_request_is_refused(side: Side) -> None:
     before = registry_snapshot(side.state)
     past = datetime.now(UTC) - timedelta(hours=1)
     with pytest.raises(ResolveRefused, match="FAILED_PRECONDITION: request .* expired at"):
-        resolve_lead(side.state, MODELS, lead["lead_id"], CASE, REASON, "analyst", now=past)
+        resolve_lead(side.state, lead["lead_id"], CASE, REASON, "analyst", now=past)
     assert registry_snapshot(side.state) == before
     assert [r.fields for r in Resolutions(side.state.registry).for_lead(lead["lead_id"])] == [[]]
+
+
+def test_an_expired_request_is_refused_by_the_cli_with_one_line(
+    side: Side, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lead = leads_via(side, "arbitration")[4]
+    past = datetime.now(UTC) - timedelta(hours=1)
+
+    def slow_clock(**kw: Any) -> ResolveRequest:  # the analyst's clock is an hour behind
+        return build_request(**{**kw, "now": past})
+
+    monkeypatch.setattr("coordinator.resolutions.build_request", slow_clock)
+    before = registry_snapshot(side.state)
+    code = cli(side.state, *resolve_argv(lead, "analyst"))
+    err = capsys.readouterr().err
+    assert code == 12
+    assert err.count("\n") == 1
+    (r,) = Resolutions(side.state.registry).for_lead(lead["lead_id"])
+    assert (r.status, r.agent, r.fields) == ("refused", "t-hrss", [])
+    assert err.startswith(
+        f"error: agent t-hrss refused: FAILED_PRECONDITION: request {r.request_id} expired at "
+    )
+    assert registry_snapshot(side.state) == before
 
 
 def test_a_revoked_analyst_key_is_refused_with_one_line(
     side: Side, capsys: pytest.CaptureFixture[str]
 ) -> None:
     lead = leads_via(side, "court")[0]
+    before = registry_snapshot(side.state)
     code = cli(side.state, *resolve_argv(lead, "mallory"))
     err = capsys.readouterr().err
     assert code == 12
     assert err.count("\n") == 1
     assert f"PERMISSION_DENIED: analyst key {side.analysts['mallory']} (mallory) is revoked" in err
+    assert registry_snapshot(side.state) == before
 
 
 def test_a_lead_not_under_verification_is_refused_before_anything_is_sent(
@@ -240,6 +330,24 @@ def test_approval_path_pending_then_approved_by_the_operator_then_resolved(
         ("resolve", "pending_approval"),
         ("resolve_decision", "approved"),
         ("resolve", "resolved"),
+    ]
+    # The coordinator kept every answer too, and `leads show` lists them.
+    answers = [(a.agent, a.status, a.rows) for a in r.history]
+    assert answers == [
+        ("t-court-b", "pending_approval", 0),
+        ("t-court-b", "pending_approval", 0),
+        ("t-court-b", "resolved", len(expected)),
+    ]
+    assert cli(side.state, "leads", "show", lead["lead_id"]) == 0
+    shown = [
+        line.split()[2:5]
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("      answer ")
+    ]
+    assert shown == [
+        ["pending_approval", "at", "t-court-b"],
+        ["pending_approval", "at", "t-court-b"],
+        ["resolved", "at", "t-court-b"],
     ]
 
 
