@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from coordinator.cli_common import state_of
+from coordinator.registry import unusable_as_error
 from coordinator.state import COORDINATOR_CN, State
 from fedscreen.auditchain import check_chain, line_hash, parse_line, split_lines
 from fedscreen.bundle import canonical_json
@@ -172,16 +173,17 @@ def _rows(registry: Path, sql: str) -> list[sqlite3.Row]:
     """Read-only: verifying must never create or change the registry."""
     if not registry.exists():
         return []
-    con = sqlite3.connect(f"file:{registry}?mode=ro", uri=True, timeout=30)
-    con.row_factory = sqlite3.Row
-    try:
-        return con.execute(sql).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
-            return []
-        raise
-    finally:
-        con.close()
+    with unusable_as_error(registry):
+        con = sqlite3.connect(f"file:{registry}?mode=ro", uri=True, timeout=30)
+        con.row_factory = sqlite3.Row
+        try:
+            return con.execute(sql).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return []
+            raise
+        finally:
+            con.close()
 
 
 def _dispatched_to(job: sqlite3.Row, agent: str) -> bool | None:

@@ -26,6 +26,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from coordinator.client import AgentClient
+from coordinator.registry import unusable_as_error
 from coordinator.run import job_bundle_file
 from coordinator.state import AgentEntry, State
 from fedscreen import keys
@@ -148,12 +149,13 @@ class Resolutions:
 
     @contextmanager
     def _conn(self) -> Iterator[sqlite3.Connection]:
-        con = sqlite3.connect(self.path, timeout=30)
-        try:
-            with con:
-                yield con
-        finally:
-            con.close()
+        with unusable_as_error(self.path):
+            con = sqlite3.connect(self.path, timeout=30)
+            try:
+                with con:
+                    yield con
+            finally:
+                con.close()
 
     def save(self, r: Resolution) -> None:
         """Append r's answer to the request's history and show it on the request's row —
@@ -233,13 +235,14 @@ def resolutions_of(path: Path, lead_id: str) -> list[Resolution]:
     resolved anything has no resolutions table, and showing a lead must not change the file."""
     if not path.exists():
         return []
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-    try:
-        if not _has_table(con, "resolutions"):
-            return []
-        return _read(con, "WHERE lead_id = ?", (lead_id,))
-    finally:
-        con.close()
+    with unusable_as_error(path):
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        try:
+            if not _has_table(con, "resolutions"):
+                return []
+            return _read(con, "WHERE lead_id = ?", (lead_id,))
+        finally:
+            con.close()
 
 
 def shown(r: Resolution) -> dict[str, object]:
@@ -297,6 +300,11 @@ class Target:
 
 
 def load_lead(registry: Path, lead_id: str) -> LeadContext:
+    with unusable_as_error(registry):
+        return _load_lead(registry, lead_id)
+
+
+def _load_lead(registry: Path, lead_id: str) -> LeadContext:
     con = sqlite3.connect(registry, timeout=30)
     try:
         lead = con.execute(

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from coordinator.cli import main
+from coordinator.cli_audit import cross_check
 from coordinator.registry import Registry, RegistryUnusable
+from coordinator.state import State
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = ROOT / "models" / "fake_labour_litigation"
@@ -71,8 +73,10 @@ def registry_files(root: Path) -> dict[str, bytes]:
         ["models", "stats"],
         ["jobs", "list"],
         ["report", "--out", "REPORT"],
+        ["resolve", "L00000000000a", "--case-ref", "c", "--reason", "r"],
+        ["resolutions"],
     ],
-    ids=["leads-list", "run", "models-stats", "jobs-list", "report"],
+    ids=["leads-list", "run", "models-stats", "jobs-list", "report", "resolve", "resolutions"],
 )
 def test_a_junk_registry_is_one_line_naming_the_file_and_is_left_alone(
     state: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str]
@@ -118,3 +122,10 @@ def test_a_damaged_database_found_after_opening_is_the_same_one_line(tmp_path: P
     path.write_bytes(bytes(data))
     with pytest.raises(RegistryUnusable, match=r"is not an SQLite database or is damaged"):
         registry.jobs()
+
+
+def test_audit_cross_check_against_a_junk_registry_is_the_same_one_line(state: Path) -> None:
+    with pytest.raises(RegistryUnusable) as caught:
+        cross_check(State(state), "court", [])
+    assert f"error: {caught.value.message}\n" == expected(state)
+    assert registry_files(state) == {"registry.sqlite": JUNK}
