@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from coordinator.cli_common import state_of
 from fedscreen import keys as signing_keys
-from fedscreen.bundle import sign_bundle, verify_bundle
+from fedscreen.bundle import signed_bundle, verify_bundle
 from fedscreen.describe import describe_bundle
 from fedscreen.errors import FedscreenError, UsageError
 
@@ -38,24 +38,33 @@ def _trusted(ctx: click.Context, key: tuple[Path, ...]) -> dict[str, Ed25519Publ
 @click.option("--valid-days", default=365, show_default=True, type=click.IntRange(1, 3650))
 @click.pass_context
 def model_sign(ctx: click.Context, directory: Path, out: Path | None, valid_days: int) -> None:
-    """Sign a model folder into one bundle file with the state dir's signing key."""
+    """Sign a model folder into one bundle file with the state dir's signing key.
+
+    The SQL is checked first. A bundle already signed from the same files is kept (agencies
+    approve by digest); one signed from other files under the same version is refused."""
     state = state_of(ctx)
-    data = sign_bundle(
+    stored = signed_bundle(
         directory,
+        state.bundles,
         signing_keys.load_private(state.signing_key),
         state.signer_name(),
         now=datetime.now(UTC),
         valid_for=timedelta(days=valid_days),
+        out=out,
     )
-    verified = verify_bundle(
-        data, signing_keys.load_trusted([state.signing_pub]), now=datetime.now(UTC)
-    )
-    m = verified.manifest
-    target = out or state.bundles / f"{m.name}-{m.version}.fsb"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(data)
-    click.echo(f"signed {m.name} {m.version} → {target}")
+    verified, m = stored.verified, stored.verified.manifest
+    if stored.reused:
+        click.echo(f"already signed {m.name} {m.version} from these files → {stored.path}")
+    else:
+        click.echo(f"signed {m.name} {m.version} → {stored.path}")
     click.echo(f"digest {verified.digest}")
+    if stored.reused:
+        click.echo(f"expires {verified.expires_at:%Y-%m-%d}")
+    if stored.replaced:
+        click.echo(
+            f"note: replaced the bundle signed from the same files ({stored.replaced});"
+            " agencies must approve the new digest"
+        )
 
 
 @model.command("verify")

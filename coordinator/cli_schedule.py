@@ -46,8 +46,8 @@ def _typed(value: str) -> ParamValue:
     "--model",
     "model",
     required=True,
-    help="signed .fsb bundle the agencies approved (a model name or folder is re-signed at "
-    "every run, and agencies must approve each new digest)",
+    help="signed .fsb bundle the agencies approved, or a model name or folder (each run uses "
+    "the bundle already signed for that version in STATE/bundles)",
 )
 @click.option("--param", "params", multiple=True, help="name=value (repeatable)")
 @click.option("--campaign", help="campaign (default: the model's name)")

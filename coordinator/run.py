@@ -35,7 +35,7 @@ from coordinator.registry import Registry, effective_status, job_field
 from coordinator.retry import AgentMissing, Backoff, Retrier
 from coordinator.state import AgentEntry, State
 from fedscreen import keys
-from fedscreen.bundle import VerifiedBundle, sign_bundle, verify_bundle
+from fedscreen.bundle import VerifiedBundle, signed_bundle, verify_bundle
 from fedscreen.candidates import candidate_sets
 from fedscreen.errors import AgentUnavailable, FedscreenError, JobFailed, JobStopped, UsageError
 from fedscreen.files import write_atomic
@@ -73,17 +73,19 @@ def model_source(target: str, models_dir: Path) -> Path:
 
 
 def load_bundle(state: State, target: str, models_dir: Path) -> tuple[bytes, VerifiedBundle]:
-    """A .fsb file as given, or a model folder (path or name under models/) signed now."""
+    """A .fsb file as given, or a model folder (path or name under models/) as the bundle
+    kept in STATE/bundles for its version: the one `fedscreen model sign` made (and the
+    agencies approved) while it holds the folder's files and is valid, else signed now."""
     path = model_source(target, models_dir)
     now = datetime.now(UTC)
     if path.is_dir():
-        data = sign_bundle(path, keys.load_private(state.signing_key), state.signer_name(), now=now)
-    elif path.is_file():
-        data = path.read_bytes()
-    else:
+        key = keys.load_private(state.signing_key)
+        stored = signed_bundle(path, state.bundles, key, state.signer_name(), now=now)
+        return stored.data, stored.verified
+    if not path.is_file():
         raise UsageError(f"{target}: neither a bundle file nor a model folder")
-    trusted = keys.load_trusted([state.signing_pub])
-    return data, verify_bundle(data, trusted, now=now)
+    data = path.read_bytes()
+    return data, verify_bundle(data, keys.load_trusted([state.signing_pub]), now=now)
 
 
 def job_bundle_file(state: State, job_id: str) -> Path:

@@ -12,6 +12,10 @@ An agency approves the *digest*: SHA-256 of canonical_json(manifest).
 
 `verify_bundle` raises a specific BundleError (or ManifestError) per failed check; the checks
 are numbered below in the order they run. Nothing here returns a bool for "valid".
+
+`signed_bundle` is how the coordinator signs a model folder: once per version. It checks the
+SQL, then reuses the bundle already kept for that version while it holds the same files and
+is valid, so that the digest an agency approved stays the one that is sent.
 """
 
 from __future__ import annotations
@@ -32,18 +36,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from fedscreen.errors import (
     BadSignature,
+    BundleError,
     BundleExpired,
     BundleNotYetValid,
+    BundleVersionTaken,
     DigestMismatch,
     FedscreenError,
     FileExtra,
     FileMissing,
+    ForbiddenSQL,
     MalformedBundle,
     ManifestError,
     UnknownSigningKey,
 )
+from fedscreen.files import write_atomic
 from fedscreen.keys import KEY_ID_HEX, key_id
 from fedscreen.manifest import Manifest, load_manifest, parse_manifest
+from fedscreen.sqlcheck import check_sql
 
 FORMAT = "fedscreen-bundle/1"
 DOMAIN = b"fedscreen-bundle-v1\x00"
@@ -333,6 +342,17 @@ def collect_files(model_dir: Path) -> dict[str, bytes]:
     return files
 
 
+def _model_files(model_dir: Path) -> tuple[Manifest, dict[str, bytes]]:
+    """The folder's manifest and files, once they are known to make a bundle agents can run."""
+    manifest = load_manifest(model_dir)
+    files = collect_files(model_dir)
+    _check_sql_present(manifest, files, str(model_dir / "model.toml"), ManifestError)
+    for rel in files:
+        if problem := _path_problem(rel):
+            raise ManifestError(f"{model_dir}: file {rel!r} cannot be bundled: {problem}")
+    return manifest, files
+
+
 def sign_bundle(
     model_dir: Path,
     key: Ed25519PrivateKey,
@@ -344,14 +364,23 @@ def sign_bundle(
     """The bundle bytes for the model folder; deterministic for a given folder, key and `now`.
 
     The folder is validated first (model.toml, the SQL it names, bundleable paths) so an
-    author learns of a mistake here rather than from an agency's rejection.
+    author learns of a mistake here rather than from an agency's rejection. The SQL itself is
+    not checked here but in signed_bundle, what the CLI signs with: an agent must refuse
+    forbidden SQL whoever signed it, and its tests need such bundles.
     """
-    manifest = load_manifest(model_dir)
-    files = collect_files(model_dir)
-    _check_sql_present(manifest, files, str(model_dir / "model.toml"), ManifestError)
-    for rel in files:
-        if problem := _path_problem(rel):
-            raise ManifestError(f"{model_dir}: file {rel!r} cannot be bundled: {problem}")
+    manifest, files = _model_files(model_dir)
+    return _sign(manifest, files, key, signer, now, valid_for, model_dir)
+
+
+def _sign(
+    manifest: Manifest,
+    files: Mapping[str, bytes],
+    key: Ed25519PrivateKey,
+    signer: str,
+    now: datetime,
+    valid_for: timedelta,
+    model_dir: Path,
+) -> bytes:
     if not signer.strip():
         raise ManifestError("name the signer (who at the procuratorate signs this model)")
     if valid_for < timedelta(seconds=1):
@@ -384,3 +413,85 @@ def sign_bundle(
             f" {MAX_BUNDLE_BYTES}-byte limit; shrink the fixtures"
         )
     return data
+
+
+def check_model_sql(manifest: Manifest, files: Mapping[str, bytes], model_dir: Path) -> None:
+    """Every role's SQL against its datasets, and combine.sql against the role tables, as the
+    agents and the coordinator will check them; ForbiddenSQL names the file."""
+    params = {p.name for p in manifest.parameters}
+    checks = [(r.sql_file, set(r.reads)) for r in manifest.roles]
+    checks.append((manifest.combine_sql_file, {r.name for r in manifest.roles}))
+    for rel, tables in checks:
+        try:
+            check_sql(files[rel].decode("utf-8"), tables, params)
+        except UnicodeDecodeError:
+            raise ManifestError(f"{model_dir / rel}: not UTF-8 text") from None
+        except ForbiddenSQL as exc:
+            raise ForbiddenSQL(f"{model_dir / rel}: {exc.message}") from None
+
+
+# --- one signed bundle per model version ------------------------------------------------------
+@dataclass(frozen=True)
+class StoredBundle:
+    """A model folder's bundle as kept at `path`, and whether it was there already."""
+
+    data: bytes
+    verified: VerifiedBundle
+    path: Path
+    reused: bool
+    replaced: str | None = None  # why a bundle of the same files there was signed anew
+
+
+def signed_bundle(
+    model_dir: Path,
+    bundles: Path,
+    key: Ed25519PrivateKey,
+    signer: str,
+    *,
+    now: datetime,
+    valid_for: timedelta = timedelta(days=365),
+    out: Path | None = None,
+) -> StoredBundle:
+    """The folder's bundle at `out` (default `bundles/<name>-<version>.fsb`), signed once.
+
+    Agencies approve a bundle by digest, so the bundle there is reused as long as it holds
+    exactly the folder's files, verifies with `key` and has not expired; only then is a
+    new one signed (and written there). A bundle there with other files is refused:
+    changed files need a new version. The SQL is checked first, whichever way it goes.
+    """
+    manifest, files = _model_files(model_dir)
+    check_model_sql(manifest, files, model_dir)
+    path = out or bundles / bundle_filename(manifest.name, manifest.version)
+    trusted = {key_id(key.public_key()): key.public_key()}
+    replaced = None
+    if path.exists():
+        existing = path.read_bytes()
+        _require_same_files(existing, files, path, model_dir)
+        try:
+            return StoredBundle(existing, verify_bundle(existing, trusted, now=now), path, True)
+        except BundleExpired:
+            replaced = "it had expired"
+        except UnknownSigningKey:
+            replaced = "it was signed with another key"
+        except BundleError as exc:
+            replaced = exc.message
+    data = _sign(manifest, files, key, signer, now, valid_for, model_dir)
+    write_atomic(path, data)
+    return StoredBundle(data, verify_bundle(data, trusted, now=now), path, False, replaced)
+
+
+def _require_same_files(
+    existing: bytes, files: Mapping[str, bytes], path: Path, model_dir: Path
+) -> None:
+    try:
+        old = _parse(existing).files
+    except MalformedBundle as exc:
+        raise BundleVersionTaken(f"{path} is in the way: {exc.message}; move it away") from None
+    changed = sorted(rel for rel in set(old) | set(files) if old.get(rel) != files.get(rel))
+    if changed:
+        shown = ", ".join(changed[:3]) + (", …" if len(changed) > 3 else "")
+        verb = "differs" if len(changed) == 1 else "differ"
+        raise BundleVersionTaken(
+            f"{path} was signed from other files ({shown} {verb}); agencies approved it by"
+            f" digest, so bump version in {model_dir / 'model.toml'} to sign the change"
+        )

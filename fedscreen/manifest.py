@@ -184,25 +184,95 @@ def _render(template: str, flags: dict[str, object], yes_no: tuple[str, str]) ->
 
 
 WHEN_MISSING = ("combine", "withhold")
+# Every key each table of model.toml may hold. Anything else is refused: a typo such as
+# `legal_basiss` would otherwise be signed and approved while meaning nothing.
+_TOP_KEYS = (
+    "name", "version", "title_zh", "title_en", "rationale_zh", "rationale_en", "legal_basis",
+    "roles", "combine", "parameters", "explanations",
+)  # fmt: skip
+_ROLE_KEYS = ("sql", "reads", "outputs", "candidates", "disclose", "when_missing")
+_COMBINE_KEYS = ("sql", "lead_key", "region", "kind")
+_PARAMETER_KEYS = ("default", "min", "max", "description")
+_DISCLOSE_KEYS = ("dataset", "column", "fields", "lead_key", "when")
+_EXPLANATION_KEYS = ("zh", "en")
+# A version names the bundle file (<name>-<version>.fsb): no path separators, no spaces.
+_VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}")
 
 
-def _when_missing(value: Any, where: str) -> str:
-    if value not in WHEN_MISSING:
-        raise ManifestError(f"{where}.when_missing must be one of {', '.join(WHEN_MISSING)}")
-    return str(value)
+@dataclass(frozen=True)
+class _Table:
+    """One table of model.toml and its dotted key, so every message names file and key."""
+
+    source: str
+    path: str  # "" at the top level
+    data: dict[str, Any]
+
+    def key(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def error(self, key: str, problem: str) -> ManifestError:
+        return ManifestError(f"{self.source}: {self.key(key)} {problem}")
+
+    def only(self, allowed: tuple[str, ...]) -> _Table:
+        for key in self.data:
+            if key not in allowed:
+                raise ManifestError(
+                    f"{self.source}: unknown key {self.key(key)!r} (allowed: {', '.join(allowed)})"
+                )
+        return self
+
+    def value(self, key: str) -> Any:
+        if key not in self.data:
+            raise ManifestError(f"{self.source}: missing key {self.key(key)!r}")
+        return self.data[key]
+
+    def table(self, key: str, *, optional: bool = False) -> _Table:
+        if optional and key not in self.data:
+            return _Table(self.source, self.key(key), {})
+        value = self.value(key)
+        if not isinstance(value, dict):
+            raise self.error(key, "must be a table")
+        return _Table(self.source, self.key(key), value)
+
+    def string(self, key: str) -> str:
+        value = self.value(key)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(key, "must be a non-empty string")
+        return value
+
+    def optional_string(self, key: str) -> str | None:
+        return self.string(key) if key in self.data else None
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value = self.value(key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.error(key, "must be a list of strings")
+        if not value:
+            raise self.error(key, "must not be empty")
+        return tuple(value)
+
+    def number(self, key: str) -> int | float:
+        value = self.value(key)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.error(key, "must be a number")
+        return value
 
 
-def _candidates(spec: Any, where: str) -> tuple[Candidate, ...]:
-    if spec is None:
-        return ()
-    if not isinstance(spec, dict):
-        raise ManifestError(f'{where}.candidates must be a table of column = "role.column"')
+def _when_missing(role: _Table) -> str:
+    value = role.data.get("when_missing", "withhold")
+    if not isinstance(value, str) or value not in WHEN_MISSING:
+        raise role.error("when_missing", f"must be one of {', '.join(WHEN_MISSING)}")
+    return value
+
+
+def _candidates(role: _Table) -> tuple[Candidate, ...]:
+    spec = role.table("candidates", optional=True)
     out = []
-    for column, source in spec.items():
-        role, dot, src = str(source).partition(".")
-        if not dot or not role or not src:
-            raise ManifestError(f'{where}.candidates.{column} must look like "role.column"')
-        out.append(Candidate(column, role, src))
+    for column, source in spec.data.items():
+        src_role, dot, src = source.partition(".") if isinstance(source, str) else ("", "", "")
+        if not dot or not src_role or not src:
+            raise spec.error(column, 'must look like "role.column"')
+        out.append(Candidate(column, src_role, src))
     return tuple(out)
 
 
@@ -225,29 +295,24 @@ def _check_candidates(roles: list[Role], source: str) -> None:
                 )
 
 
-def _disclose(spec: Any, where: str) -> tuple[Disclosure, ...]:
-    if spec is None:
-        return ()
-    if not isinstance(spec, dict):
-        raise ManifestError(f"{where}.disclose must be a table of column = {{ dataset, ... }}")
+def _disclose(role: _Table) -> tuple[Disclosure, ...]:
+    spec = role.table("disclose", optional=True)
     out = []
-    for column, entry in spec.items():
-        at = f"{where}.disclose.{column}"
-        if not isinstance(entry, dict):
-            raise ManifestError(f"{at} must be a table with dataset, column, fields, lead_key")
-        fields = _req(entry, "fields", at, list)
-        if not fields or not all(isinstance(f, str) for f in fields):
-            raise ManifestError(f"{at}: fields must list at least one column name")
-        when = entry.get("when", {})
-        if not isinstance(when, dict) or not all(isinstance(v, str) for v in when.values()):
-            raise ManifestError(f'{at}: when must be a table of flag = "value"')
+    for column in spec.data:
+        entry = spec.table(column).only(_DISCLOSE_KEYS)
+        fields = entry.value("fields")
+        if not (isinstance(fields, list) and fields and all(isinstance(f, str) for f in fields)):
+            raise entry.error("fields", "must list at least one column name")
+        when = entry.table("when", optional=True).data
+        if not all(isinstance(v, str) for v in when.values()):
+            raise entry.error("when", 'must be a table of flag = "value"')
         out.append(
             Disclosure(
                 column=column,
-                dataset=_req(entry, "dataset", at, str),
-                source_column=_req(entry, "column", at, str),
+                dataset=entry.string("dataset"),
+                source_column=entry.string("column"),
                 fields=tuple(fields),
-                lead_key=_req(entry, "lead_key", at, str),
+                lead_key=entry.string("lead_key"),
                 when=tuple(sorted(when.items())),
             )
         )
@@ -285,15 +350,6 @@ def _check_disclose(roles: list[Role], source: str, lead_key: list[str]) -> None
                 raise ManifestError(f"{at}: lead_key {d.lead_key!r} is not in combine.lead_key")
 
 
-def _req(table: dict[str, Any], key: str, where: str, typ: type | tuple[type, ...]) -> Any:
-    if key not in table:
-        raise ManifestError(f"{where}: missing key {key!r}")
-    value = table[key]
-    if not isinstance(value, typ):
-        raise ManifestError(f"{where}: key {key!r} has the wrong type")
-    return value
-
-
 def _output(name: str, spec: Any, where: str) -> Output:
     if not _NAME.fullmatch(name):
         raise ManifestError(f"{where}: output name {name!r} must be lower_snake_case")
@@ -301,76 +357,89 @@ def _output(name: str, spec: Any, where: str) -> Output:
         if not spec or not all(isinstance(v, str) and v for v in spec):
             raise ManifestError(f"{where}.{name}: an enum needs a list of non-empty strings")
         return Output(name, "enum", tuple(spec))
-    if spec in ID_KINDS or spec in SCALAR_OUTPUTS:
-        return Output(name, str(spec))
+    if isinstance(spec, str) and (spec in ID_KINDS or spec in SCALAR_OUTPUTS):
+        return Output(name, spec)
     allowed = ", ".join((*ID_KINDS, *SCALAR_OUTPUTS, "[enum values]"))
     raise ManifestError(f"{where}.{name}: unknown output type {spec!r} (allowed: {allowed})")
 
 
-def _parameter(name: str, spec: Any, where: str) -> Parameter:
-    at = f"{where}.{name}"
-    if not isinstance(spec, dict):
-        raise ManifestError(f"{at}: must be a table with default, min and max")
-    num = (int, float)
-    default, lo, hi = (_req(spec, k, at, num) for k in ("default", "min", "max"))
-    if isinstance(default, bool) or not lo <= default <= hi:
-        raise ManifestError(f"{at}: default {default} is not within [{lo}, {hi}]")
-    return Parameter(name, default, lo, hi, str(spec.get("description", "")))
+def _role(roles: _Table, name: str) -> Role:
+    role = roles.table(name).only(_ROLE_KEYS)
+    outputs = role.table("outputs")
+    if not outputs.data:
+        raise ManifestError(f"{role.source}: {role.path}: declares no outputs")
+    where = f"{role.source}: {outputs.path}"
+    return Role(
+        name=name,
+        sql_file=role.string("sql"),
+        reads=role.strings("reads"),
+        outputs=tuple(_output(n, s, where) for n, s in outputs.data.items()),
+        candidates=_candidates(role),
+        disclose=_disclose(role),
+        when_missing=_when_missing(role),
+    )
+
+
+def _parameter(params: _Table, name: str) -> Parameter:
+    if not _NAME.fullmatch(name):
+        raise ManifestError(f"{params.source}: parameter name {name!r} must be lower_snake_case")
+    spec = params.table(name).only(_PARAMETER_KEYS)
+    default, lo, hi = (spec.number(k) for k in ("default", "min", "max"))
+    if not lo <= default <= hi:
+        raise ManifestError(
+            f"{spec.source}: {spec.path}: default {default} is not within [{lo}, {hi}]"
+        )
+    description = spec.data.get("description", "")
+    if not isinstance(description, str):
+        raise spec.error("description", "must be a string")
+    return Parameter(name, default, lo, hi, description)
+
+
+def _explanations(top: _Table) -> dict[str, tuple[str, str]]:
+    table = top.table("explanations", optional=True)
+    out = {}
+    for kind in table.data:
+        entry = table.table(kind).only(_EXPLANATION_KEYS)
+        out[kind] = (entry.string("zh"), entry.string("en"))
+    return out
 
 
 def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
+    """The manifest, or ManifestError naming the file and the first key that is wrong."""
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{source}: not valid TOML ({exc})") from None
-    name = _req(doc, "name", source, str)
+    top = _Table(source, "", doc).only(_TOP_KEYS)
+    name = top.string("name")
     if not _NAME.fullmatch(name):
         raise ManifestError(f"{source}: name {name!r} must be lower_snake_case")
-    roles_doc = _req(doc, "roles", source, dict)
-    if not roles_doc:
+    version = top.string("version")
+    if not _VERSION.fullmatch(version):
+        raise top.error("version", "must be letters, digits, '.', '+', '_' or '-' (like 1.0.0)")
+    texts = {k: top.string(k) for k in ("title_zh", "title_en", "rationale_zh", "rationale_en")}
+    legal_basis = top.strings("legal_basis")
+    roles_doc = top.table("roles")
+    if not roles_doc.data:
         raise ManifestError(f"{source}: declares no roles")
-    roles = []
-    for role_name, spec in sorted(roles_doc.items()):
-        where = f"{source}: roles.{role_name}"
-        outputs = _req(spec, "outputs", where, dict)
-        if not outputs:
-            raise ManifestError(f"{where}: declares no outputs")
-        roles.append(
-            Role(
-                name=role_name,
-                sql_file=_req(spec, "sql", where, str),
-                reads=tuple(_req(spec, "reads", where, list)),
-                outputs=tuple(_output(n, s, f"{where}.outputs") for n, s in outputs.items()),
-                candidates=_candidates(spec.get("candidates"), where),
-                disclose=_disclose(spec.get("disclose"), where),
-                when_missing=_when_missing(spec.get("when_missing", "withhold"), where),
-            )
-        )
+    roles = [_role(roles_doc, role_name) for role_name in sorted(roles_doc.data)]
     _check_candidates(roles, source)
-    combine = _req(doc, "combine", source, dict)
-    _check_disclose(roles, source, combine.get("lead_key", []))
-    explanations: dict[str, tuple[str, str]] = {}
-    for kind, text in doc.get("explanations", {}).items():
-        at = f"{source}: explanations.{kind}"
-        if not isinstance(text, dict):
-            raise ManifestError(f"{at} must be a table with zh and en")
-        explanations[kind] = (_req(text, "zh", at, str), _req(text, "en", at, str))
-    params = doc.get("parameters", {})
+    combine = top.table("combine").only(_COMBINE_KEYS)
+    lead_key = combine.strings("lead_key")
+    _check_disclose(roles, source, list(lead_key))
+    params = top.table("parameters", optional=True)
     return Manifest(
         name=name,
-        version=_req(doc, "version", source, str),
-        title_zh=_req(doc, "title_zh", source, str),
-        title_en=_req(doc, "title_en", source, str),
-        rationale_zh=str(doc.get("rationale_zh", "")),
-        rationale_en=str(doc.get("rationale_en", "")),
-        legal_basis=tuple(doc.get("legal_basis", ())),
+        version=version,
+        **texts,
+        legal_basis=legal_basis,
         roles=tuple(roles),
-        combine_sql_file=_req(combine, "sql", f"{source}: combine", str),
-        lead_key=tuple(_req(combine, "lead_key", f"{source}: combine", list)),
-        lead_region=combine.get("region"),
-        parameters=tuple(_parameter(n, s, f"{source}: parameters") for n, s in params.items()),
-        kind_column=combine.get("kind"),
-        explanations=explanations,
+        combine_sql_file=combine.string("sql"),
+        lead_key=lead_key,
+        lead_region=combine.optional_string("region"),
+        parameters=tuple(_parameter(params, n) for n in params.data),
+        kind_column=combine.optional_string("kind"),
+        explanations=_explanations(top),
     )
 
 

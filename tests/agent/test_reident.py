@@ -42,6 +42,9 @@ name = "probe"
 version = "1.0.0"
 title_zh = "探针"
 title_en = "Probe"
+rationale_zh = "测试用模型"
+rationale_en = "A model for tests"
+legal_basis = ["《测试依据》"]
 [roles.court]
 sql = "court.sql"
 reads = ["labour_cases"]
@@ -116,6 +119,10 @@ def make_rig(tmp_path: Path, extra: str = "") -> Rig:
             "filed_on": [date(2024, 1, 5), date(2024, 2, 1), None, date(2024, 3, 1),
                          date(2023, 5, 5), date(2024, 1, 1)],
             "claim_amount": pa.array([1000, 2000, 3000, 4000, 5000, 6000], pa.decimal128(14, 2)),
+            # the rest of the dictionary's columns: the agent checks the source before a job
+            "cause": ["确认劳动关系纠纷"] * 6, "decided_on": pa.nulls(6, pa.date32()),
+            "defendant_uscc": pa.nulls(6, pa.string()), "outcome": ["确认"] * 6,
+            "judgment_text": [""] * 6,
         }),
         tmp_path / "labour_cases.parquet",
     )  # fmt: skip

@@ -57,6 +57,9 @@ name = "toy_model"
 version = "1.0.0"
 title_zh = "玩具模型"
 title_en = "Toy model"
+rationale_zh = "玩具"
+rationale_en = "A toy"
+legal_basis = ["《玩具法》"]
 
 [roles.court]
 sql = "court.sql"

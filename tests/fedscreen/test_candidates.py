@@ -14,6 +14,9 @@ name = "staged"
 version = "1"
 title_zh = "分阶段"
 title_en = "Staged"
+rationale_zh = "测试用模型"
+rationale_en = "A model for tests"
+legal_basis = ["《测试依据》"]
 [roles.court]
 sql = "court.sql"
 reads = ["enforcement_cases"]

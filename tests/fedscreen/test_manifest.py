@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -8,6 +10,27 @@ from fedscreen.errors import ManifestError, ParameterError
 from fedscreen.manifest import load_manifest, parse_manifest
 
 MODELS = Path(__file__).resolve().parents[2] / "models"
+SHIPPED = sorted(p.name for p in MODELS.iterdir() if (p / "model.toml").is_file())
+LABOUR = (MODELS / "fake_labour_litigation" / "model.toml").read_text(encoding="utf-8")
+
+
+def changed(old: str, new: str, text: str = LABOUR) -> str:
+    """`text` with its first `old` replaced: the change must apply, or the test proves nothing."""
+    assert old in text, old
+    return text.replace(old, new, 1)
+
+
+def line(start: str) -> str:
+    """The first whole line of the shipped model.toml that begins with `start`."""
+    return next(x for x in LABOUR.splitlines() if x.startswith(start))
+
+
+def without(key: str, text: str = LABOUR) -> str:
+    """`text` without the top-level `key` (a one-line string, a list or a multi-line string)."""
+    value = r'(""".*?"""|\[.*?\]|"[^"\n]*")'
+    out, n = re.subn(rf"^{key} = {value}\n", "", text, count=1, flags=re.S | re.M)
+    assert n == 1, key
+    return out
 
 
 def test_the_shipped_model_parses() -> None:
@@ -35,7 +58,7 @@ def test_parameters_are_coerced_and_bounded() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("name = 'x'", "missing key 'roles'"),
+        ("name = 'x'", "model.toml: missing key 'version'"),
         ("name = 'Bad Name'", "lower_snake_case"),
         ("not toml [", "not valid TOML"),
     ],
@@ -61,3 +84,123 @@ def test_when_missing_says_whether_a_partial_job_may_combine_and_defaults_to_wit
     assert parse_manifest(dropped).role("court").when_missing == "withhold"
     with pytest.raises(ManifestError, match=r"roles.court.when_missing must be one of combine"):
         parse_manifest(text.replace('when_missing = "combine"', 'when_missing = "maybe"', 1))
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_model_parses_with_titles_rationale_and_legal_basis(name: str) -> None:
+    m = load_manifest(MODELS / name)
+    assert m.name == name
+    assert all(t.strip() for t in (m.title_zh, m.title_en, m.rationale_zh, m.rationale_en))
+    assert m.legal_basis and all(b.startswith("《") for b in m.legal_basis)
+
+
+def test_the_five_models_are_among_those_checked() -> None:
+    assert {
+        "fake_labour_litigation", "housing_fund_feigned_poverty", "judicial_aid_social_aid",
+        "wage_arrears_support", "wage_decision_escrow",
+    } <= set(SHIPPED)  # fmt: skip
+
+
+def test_the_strict_parse_reads_the_shipped_model_as_written() -> None:
+    m = parse_manifest(LABOUR)
+    assert len(m.legal_basis) == 3
+    assert m.legal_basis[0].startswith("《中华人民共和国民事诉讼法》第二百一十五条")
+    assert m.rationale_en.startswith("Brokers arrange suits")
+    assert (m.lead_region, m.kind_column, m.lead_key) == ("region", None, ("person", "suit"))
+    assert [p.name for p in m.parameters][:2] == ["window_days", "min_suits"]
+    assert m.parameters[0].description.startswith("days either side")
+
+
+def test_a_legal_basis_given_as_a_string_is_refused_not_split_into_characters() -> None:
+    text = changed(
+        'version = "1.0.0"\n',
+        'version = "1.0.0"\nlegal_basis = "民事诉讼法"\n',
+        without("legal_basis"),
+    )
+    with pytest.raises(ManifestError, match=r"^model.toml: legal_basis must be a list of strings$"):
+        parse_manifest(text)
+
+
+def test_without_removes_one_key_and_leaves_valid_toml() -> None:
+    for key in ("title_zh", "rationale_zh", "legal_basis"):
+        doc = tomllib.loads(without(key))
+        assert key not in doc and set(tomllib.loads(LABOUR)) - set(doc) == {key}
+
+
+@pytest.mark.parametrize(
+    "key", ["title_zh", "title_en", "rationale_zh", "rationale_en", "legal_basis"]
+)
+def test_every_model_must_have_titles_rationale_and_legal_basis(key: str) -> None:
+    with pytest.raises(ManifestError, match=f"^model.toml: missing key '{key}'$"):
+        parse_manifest(without(key))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "key"),
+    [
+        ('version = "1.0.0"', 'version = "1.0.0"\nlegal_basiss = []', "legal_basiss"),
+        ('sql = "court.sql"', 'sqll = "court.sql"', "roles.court.sqll"),
+        ('lead_key = ["person", "suit"]', 'lead_key = ["person", "suit"]\nregoin = "x"',
+         "combine.regoin"),
+        ("max = 365\n", "max = 365\nstep = 1\n", "parameters.window_days.step"),
+        ('lead_key = "person", when', 'lead_key = "person", whenn',
+         "roles.court.disclose.plaintiff_id.whenn"),
+        ("[explanations.fake_labour_litigation]\n",
+         "[explanations.fake_labour_litigation]\nde = 'x'\n",
+         "explanations.fake_labour_litigation.de"),
+    ],
+)  # fmt: skip
+def test_unknown_keys_are_refused_at_every_level(old: str, new: str, key: str) -> None:
+    with pytest.raises(ManifestError, match=rf"^model.toml: unknown key '{key}' \(allowed: "):
+        parse_manifest(changed(old, new))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (line("title_zh = "), "title_zh = 1", "title_zh must be a non-empty string"),
+        (line("title_en = "), 'title_en = " "', "title_en must be a non-empty string"),
+        ('version = "1.0.0"', "version = 1", "version must be a non-empty string"),
+        ('version = "1.0.0"', 'version = "../1"', "version must be letters, digits"),
+        ("legal_basis = [\n", "legal_basis = [\n  1,\n", "legal_basis must be a list of strings"),
+        ('reads = ["labour_cases"]', 'reads = "labour_cases"',
+         "roles.court.reads must be a list of strings"),
+        ('reads = ["labour_cases"]', "reads = []", "roles.court.reads must not be empty"),
+        ('sql = "court.sql"', "sql = 1", "roles.court.sql must be a non-empty string"),
+        ('lead_key = ["person", "suit"]', 'lead_key = "person"',
+         "combine.lead_key must be a list of strings"),
+        ('region = "region"\n\n[explanations', "region = 1\n\n[explanations",
+         "combine.region must be a non-empty string"),
+        ("default = 90", "default = true", "parameters.window_days.default must be a number"),
+        ("min = 30\n", 'min = "30"\n', "parameters.window_days.min must be a number"),
+        ('description = "days either side of a suit in which suits against the same defendant'
+         ' are counted"', "description = 1", "parameters.window_days.description must be a string"),
+        ('when = { via = "court" }', "when = { via = 1 }",
+         'roles.court.disclose.plaintiff_id.when must be a table of flag = "value"'),
+        ('when = { via = "court" }', 'when = "court"',
+         "roles.court.disclose.plaintiff_id.when must be a table"),
+        ("[roles.court.outputs]\n", '[roles.court.outputs]\nextra = { kind = "person" }\n',
+         "roles.court.outputs.extra: unknown output type"),
+        (line("zh = "), 'zh = ["经"]', "explanations.fake_labour_litigation.zh must be a"),
+    ],
+)  # fmt: skip
+def test_every_field_is_type_checked_naming_its_key(old: str, new: str, message: str) -> None:
+    with pytest.raises(ManifestError, match=f"^model.toml: {message}"):
+        parse_manifest(changed(old, new))
+
+
+def test_a_candidate_that_is_not_a_string_is_refused() -> None:
+    text = (MODELS / "housing_fund_feigned_poverty" / "model.toml").read_text(encoding="utf-8")
+    text = changed('employer_uscc = "court.respondent_uscc"', "employer_uscc = 1", text)
+    with pytest.raises(
+        ManifestError,
+        match=r'^model.toml: roles.housing_fund.candidates.employer_uscc must look like "',
+    ):
+        parse_manifest(text)
+
+
+def test_a_role_that_is_not_a_table_is_refused() -> None:
+    roles = LABOUR[LABOUR.index("\n[roles.court]") : LABOUR.index("\n[combine]")]
+    text = changed(roles, '\n[roles]\ncourt = "court.sql"\n')
+    with pytest.raises(ManifestError, match=r"^model.toml: roles.court must be a table$"):
+        parse_manifest(text)

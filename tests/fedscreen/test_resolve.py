@@ -181,6 +181,9 @@ name = "probe"
 version = "1.0.0"
 title_zh = "探针"
 title_en = "Probe"
+rationale_zh = "测试用模型"
+rationale_en = "A model for tests"
+legal_basis = ["《测试依据》"]
 [roles.court]
 sql = "court.sql"
 reads = ["labour_cases"]

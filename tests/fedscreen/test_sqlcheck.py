@@ -62,6 +62,14 @@ REFUSED = [
     ('SELECT * FROM "data.parquet"', "file path"),
     ("SELECT * FROM labour_cases l JOIN '/etc/passwd' p ON true", "string literal"),
     ("SELECT * FROM labour_cases WHERE case_no IN (SELECT * FROM secrets)", "not a dataset"),
+    # network URLs as tables (DuckDB would fetch them through httpfs if it could load it)
+    ("SELECT * FROM 'https://example.org/x.parquet'", "string literal"),
+    ("SELECT * FROM 'http://example.org/x.csv'", "string literal"),
+    ("SELECT * FROM 's3://bucket/x'", "string literal"),
+    ("SELECT * FROM 's3://bucket/x.parquet' s JOIN labour_cases l ON true", "string literal"),
+    ("SELECT * FROM labour_cases WHERE case_no IN (FROM 'https://example.org/x')", "literal"),
+    ('SELECT * FROM "s3://bucket/x"', r"file path 's3://bucket/x' is not a dataset"),
+    ("SELECT * FROM read_parquet('s3://bucket/x.parquet')", "table function read_parquet"),
     # table functions
     ("SELECT * FROM read_csv('/etc/passwd')", "table function"),
     ("SELECT * FROM read_csv_auto('/etc/passwd')", "table function"),
@@ -187,6 +195,8 @@ def test_named_parameters_lists_what_the_query_uses() -> None:
         ("SELECT * FROM secrets", "not a dataset"),
         ("SELECT * FROM main.labour_cases", "qualified table name"),
         ("SELECT * FROM read_csv('/etc/passwd')", "table function read_csv"),
+        ("SELECT * FROM 'https://example.org/x.parquet'", "'https://example.org/x.parquet' is"),
+        ("SELECT * FROM 's3://bucket/x'", "'s3://bucket/x' is not a dataset"),
         ("SELECT * FROM labour_cases, unnest([1])", "table function unnest"),
         ("SELECT 'x'.getenv()", r"getenv\(\)"),
         ("SELECT $other", r"unknown parameter \$other"),

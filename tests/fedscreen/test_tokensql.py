@@ -22,7 +22,7 @@ from fedscreen.identifiers import (
     person_check_char,
     uscc_check_char,
 )
-from fedscreen.tokens import TokenKeys, reference_token
+from fedscreen.tokens import TOKEN_HEX, TokenKeys, hmac_hex, reference_token
 
 KEYS = TokenKeys.derive(b"k" * 32, "test_model", "2024-campaign")
 
@@ -88,6 +88,21 @@ def test_sql_hmac_matches_rfc4231(
     sql = f"SELECT {tokensql.hmac_sql('$msg', 'ipad', 'opad')}"
     rows = con.execute(sql, {"msg": data, "ipad": ipad, "opad": opad}).fetchall()
     assert rows == [(expected,)]
+
+
+# RFC 4231 test case 5 gives only the first 128 bits of the MAC: exactly a token's 32 hex digits.
+RFC4231_TRUNCATED = (b"\x0c" * 20, b"Test With Truncation", "a3b6167473100ee06e0c796c2955552b")
+
+
+def test_a_token_is_the_rfc4231_truncated_hmac(con: duckdb.DuckDBPyConnection) -> None:
+    key, data, expected = RFC4231_TRUNCATED
+    assert len(expected) == TOKEN_HEX
+    # The token path binds the ipad as VARCHAR (token_params); this key's pads are ASCII too.
+    ipad, opad = tokensql.hmac_pads(key)
+    sql = f"SELECT {tokensql.token_sql('$msg', 'ipad', 'opad')}"
+    params = {"msg": data.decode("ascii"), "ipad": ipad.decode("ascii"), "opad": opad}
+    assert con.execute(sql, params).fetchall() == [(expected,)]
+    assert hmac_hex(key, data)[:TOKEN_HEX] == expected  # the Python reference truncates alike
 
 
 def test_token_keys_never_appear_in_the_sql_text() -> None:

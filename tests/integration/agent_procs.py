@@ -43,6 +43,9 @@ name = "{name}"
 version = "{version}"
 title_zh = "探针"
 title_en = "Probe"
+rationale_zh = "测试用模型"
+rationale_en = "A model for tests"
+legal_basis = ["《测试依据》"]
 [roles.{role}]
 sql = "{role}.sql"
 reads = ["{dataset}"]

@@ -129,6 +129,9 @@ name = "staged_probe"
 version = "{version}"
 title_zh = "分阶段探针"
 title_en = "Staged probe"
+rationale_zh = "测试用模型"
+rationale_en = "A model for tests"
+legal_basis = ["《测试依据》"]
 [roles.court]
 sql = "court.sql"
 reads = ["labour_cases"]
