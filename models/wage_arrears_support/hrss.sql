@@ -3,7 +3,12 @@
 -- (seed 003: 未通过司法途径解决且未化解的欠薪线索, 工资保证金未足额缴纳). "Past the deadline" is
 -- measured against the newest complaint on file, so the rule never depends on the agent's clock.
 -- The group must be large enough to be a lead; its workers leave as tokens so that the court can
--- be asked about exactly them.
+-- be asked about exactly them. A project with no deposit record is left out: the register cannot
+-- tell a deposit never lodged from one not required (exempted, or replaced by a bank guarantee).
+-- complaint_year, the year of each worker's first overdue complaint in the group, lets the
+-- coordinator ignore wage suits filed before it (a year, not a date: no exact date leaves).
+-- Court and labour inspection clamp years to the same declared range: that can only make an
+-- older suit count as well, never stop a later one from counting.
 WITH reference AS (
     SELECT max(filed_on) AS latest FROM wage_complaints
 ),
@@ -13,6 +18,7 @@ overdue AS (
         c.employer_uscc,
         c.project_code,
         c.amount_owed,
+        c.filed_on,
         date_diff('day', c.filed_on, r.latest) AS age,
         norm_person(c.worker_id) AS worker_key,
         norm_org(c.employer_uscc) AS employer_key,
@@ -43,11 +49,17 @@ grp AS (
     WHERE d.paid < d.required
     GROUP BY o.project_key, o.employer_key
     HAVING count(DISTINCT o.worker_key) >= $min_workers
+),
+first_complaint AS (
+    SELECT project_key, employer_key, worker_key, min(filed_on) AS filed_on
+    FROM overdue
+    GROUP BY ALL
 )
 SELECT DISTINCT
     o.worker_id,
     o.employer_uscc,
     o.project_code,
+    CAST(greatest(2010, least(2035, year(f.filed_on))) AS VARCHAR) AS complaint_year,
     CASE
         WHEN g.owed >= 1000000 THEN '1M+'
         WHEN g.owed >= 500000 THEN '500k-1M'
@@ -68,3 +80,7 @@ SELECT DISTINCT
     END AS deposit_paid_bucket
 FROM overdue AS o
 JOIN grp AS g ON g.project_key = o.project_key AND g.employer_key = o.employer_key
+JOIN first_complaint AS f
+    ON f.project_key = o.project_key
+    AND f.employer_key = o.employer_key
+    AND f.worker_key = o.worker_key

@@ -5,13 +5,17 @@ agent reads them, pin the rule down: a group of workers whose complaints against
 on one project are open past the deadline, who mostly never sued, on a project whose wage
 deposit is unpaid or short, is one lead; every honest look-alike (complaints resolved or
 withdrawn, most workers sued, deposit paid in full, still within the deadline, too few workers,
-project not registered) is not. The deadline runs to the complaints' own latest filing date.
+project not registered, no deposit on record) is not. A worker counts as having sued only with a
+wage suit against the group's employer filed in or after the year of the complaint: a suit
+against another employer, or an older one, leaves the group a lead. The deadline runs to the
+complaints' own latest filing date.
 """
 
 from __future__ import annotations
 
 import copy
 import datetime
+import string
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +30,7 @@ from tests.models.spec import Tables, run_model, write_tables
 MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "wage_arrears_support"
 DEVELOPER = "91640424MA7JY00100"
 EMPLOYER = "91640424MA7JY0029W"
+OTHER_EMPLOYER = "91640424MA7JY0200A"  # a worker's earlier or later job elsewhere
 PROJECT = "2023-640424-47-01-000001"
 WORKERS = (  # 泾源县 workers, valid resident IDs
     "640424197101150117",
@@ -79,20 +84,26 @@ def _base() -> Tables:
     }
 
 
-def _suit(worker: str, cause: str = "追索劳动报酬纠纷") -> dict[str, object]:
+def _suit(
+    worker: str,
+    cause: str = "追索劳动报酬纠纷",
+    defendant: str = EMPLOYER,
+    filed: str = "2025-01-10",
+) -> dict[str, object]:
     return {
-        "case_no": f"（2025）宁0424民初{worker[-4:-1]}号",
+        "case_no": f"（{filed[:4] or 2025}）宁0424民初{worker[-4:-1]}号",
         "court_region": "640424",
         "cause": cause,
-        "filed_on": "2025-01-10",
+        "filed_on": filed,
         "plaintiff_id": worker,
-        "defendant_uscc": EMPLOYER,
+        "defendant_uscc": defendant,
         "claim_amount": "12000.00",
     }
 
 
 def _leads(tmp_path: Path, tables: Tables, **given: int) -> tuple[list[Lead], TokenKeys]:
-    return run_model(MODEL_DIR, write_tables(tmp_path / "inputs", tables), **given)
+    inputs = write_tables(tmp_path / "inputs", tables)
+    return run_model(MODEL_DIR, inputs, MODEL_DIR.name, **given)  # campaign: the model name
 
 
 def test_shipped_fixtures_pass() -> None:
@@ -109,8 +120,40 @@ def test_stages_ask_court_and_housing_only_about_flagged_groups() -> None:
     ]
     court = manifest.role("court")
     assert [(c.column, c.source_role, c.source_column) for c in court.candidates] == [
-        ("plaintiff_id", "hrss", "worker_id")
+        ("plaintiff_id", "hrss", "worker_id"),
+        ("defendant_uscc", "hrss", "employer_uscc"),
     ]
+
+
+def test_the_court_sends_only_suits_against_flagged_employers(tmp_path: Path) -> None:
+    """A flagged worker's suit against some other employer never leaves the court."""
+    tables = _base()
+    tables[("court", "labour_cases")] = [
+        _suit(WORKERS[0]),
+        _suit(WORKERS[1], defendant=OTHER_EMPLOYER),
+    ]
+    manifest = load_manifest(MODEL_DIR)
+    keys = TokenKeys.derive(modeltest.FIXTURE_SECRET, manifest.name, manifest.name)
+    inputs = write_tables(tmp_path / "inputs", tables)
+    params = manifest.resolve_params({})
+    court = modeltest.run_roles(MODEL_DIR, manifest, inputs, params, keys)["court"].to_pylist()
+    assert court == [
+        {
+            "plaintiff_id": reference_token(keys, "person", WORKERS[0]),
+            "defendant_uscc": reference_token(keys, "org", EMPLOYER),
+            "filed_year": "2025",
+        }
+    ]
+
+
+def test_both_explanations_carry_the_same_placeholders() -> None:
+    zh, en = load_manifest(MODEL_DIR).explanations["wage_arrears_support"]
+
+    def fields(template: str) -> list[str]:
+        return sorted(f for _text, f, _spec, _conv in string.Formatter().parse(template) if f)
+
+    assert fields(zh) == fields(en)
+    assert {"workers", "workers_unsued", "project_status"} <= set(fields(en))
 
 
 def test_the_group_is_one_lead_with_its_counts(tmp_path: Path) -> None:
@@ -123,6 +166,7 @@ def test_the_group_is_one_lead_with_its_counts(tmp_path: Path) -> None:
         "employer": reference_token(keys, "org", EMPLOYER),
     }
     assert lead.region == "640424"
+    assert lead.flags["workers"] == 5 and lead.flags["workers_unsued"] == 5
     assert lead.flags["unsued_bucket"] == "5-9"
     assert lead.flags["some_sued"] is False
     assert lead.flags["owed_bucket"] == "50k-200k"  # 5 × 12,000
@@ -130,7 +174,9 @@ def test_the_group_is_one_lead_with_its_counts(tmp_path: Path) -> None:
     assert lead.flags["deposit_paid_bucket"] == "1-49%"
     assert lead.flags["project_status"] == "在建"
     zh, en = load_manifest(MODEL_DIR).explain(lead.kind, lead.flags)
-    assert zh.startswith("5-9 名劳动者") and "{" not in en
+    assert zh.startswith("5 名劳动者") and "其中 5 名未向该用人单位起诉" in zh and "在建" in zh
+    assert en.startswith("5 workers'") and "5 of them never sued" in en and "在建" in en
+    assert "{" not in zh + en and "—" not in zh + en  # every placeholder is a flag
 
 
 def test_dirty_spellings_still_make_one_group(tmp_path: Path) -> None:
@@ -142,6 +188,7 @@ def test_dirty_spellings_still_make_one_group(tmp_path: Path) -> None:
     rows.append(_complaint(7, WORKERS[0], "2024-12-01"))  # the same worker complains again
     leads, _keys = _leads(tmp_path, tables)
     assert len(leads) == 1 and leads[0].flags["unsued_bucket"] == "5-9"
+    assert leads[0].flags["workers"] == 5 and leads[0].flags["workers_unsued"] == 5
 
 
 def test_a_worker_who_sued_leaves_the_rest_a_lead(tmp_path: Path) -> None:
@@ -153,6 +200,41 @@ def test_a_worker_who_sued_leaves_the_rest_a_lead(tmp_path: Path) -> None:
     leads, _keys = _leads(tmp_path, tables)
     assert len(leads) == 1
     assert leads[0].flags["unsued_bucket"] == "3-4" and leads[0].flags["some_sued"] is True
+    assert leads[0].flags["workers"] == 5 and leads[0].flags["workers_unsued"] == 4
+
+
+def _sued_elsewhere(**suit: str) -> Callable[[Tables], None]:
+    """Four of the five workers sued, but not in a way that takes this dispute to court."""
+
+    def change(tables: Tables) -> None:
+        tables[("court", "labour_cases")] = [_suit(w, **suit) for w in WORKERS[:4]]
+
+    return change
+
+
+STILL_UNSUED: dict[str, Callable[[Tables], None]] = {
+    "sued another employer": _sued_elsewhere(defendant=OTHER_EMPLOYER),
+    "sued this employer years before the complaint": _sued_elsewhere(filed="2021-03-05"),
+    "sued this employer the year before the complaint": _sued_elsewhere(filed="2023-12-20"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STILL_UNSUED))
+def test_a_suit_about_another_dispute_leaves_the_worker_unsued(tmp_path: Path, name: str) -> None:
+    tables = copy.deepcopy(_base())
+    STILL_UNSUED[name](tables)
+    leads, _keys = _leads(tmp_path, tables)
+    assert len(leads) == 1, name
+    assert leads[0].flags["workers_unsued"] == 5 and leads[0].flags["some_sued"] is False
+
+
+def test_a_suit_is_compared_by_year_and_an_undated_one_counts(tmp_path: Path) -> None:
+    """Only years leave the agencies: a suit against the employer earlier in the complaint's
+    year counts as sued, and so does one whose filing date is missing (never a false lead)."""
+    for name, filed in (("same year", "2024-02-01"), ("undated", "")):
+        tables = copy.deepcopy(_base())
+        _sued_elsewhere(filed=filed)(tables)
+        assert _leads(tmp_path / name, tables)[0] == [], name
 
 
 def _statuses(status: str) -> Callable[[Tables], None]:
@@ -188,6 +270,8 @@ def _unregistered(tables: Tables) -> None:
 
 
 def _no_deposit_row(tables: Tables) -> None:
+    """Deliberately not a lead: wage_deposits cannot tell a deposit never lodged from one waived
+    under the rules or replaced by a bank guarantee (see the model's rationale)."""
     tables[("hrss", "wage_deposits")] = []
 
 
