@@ -11,7 +11,7 @@ import click
 
 from agent.approvals import Approvals
 from agent.audit import AuditLog, verify_chain
-from agent.config import AgentSettings, load_settings, read_secret
+from agent.config import AgentSettings, load_settings, read_secret, read_tls
 from fedscreen import keys as signing_keys
 from fedscreen import logs
 from fedscreen.bundle import VerifiedBundle, verify_bundle
@@ -49,15 +49,16 @@ def serve(config: Path, insecure_dev: bool) -> None:
             "Never use this with real data.",
             err=True,
         )
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
     raise SystemExit(run_server(settings, insecure_dev=insecure_dev))
 
 
 @cli.command()
 @CONFIG
 def check(config: Path) -> None:
-    """Validate the config, keys, secret, and every mapped source against the dictionary."""
+    """Validate the config, TLS files, keys, secret, and every mapped source against the
+    dictionary."""
     settings = _settings(config)
+    read_tls(settings)
     read_secret(settings)
     trusted = signing_keys.load_trusted(settings.signer_keys)
     click.echo(f"config:  {config} ok ({settings.name}, role {settings.role})")
@@ -69,6 +70,8 @@ def check(config: Path) -> None:
         f"{settings.reident.max_requests_per_day}/day each, tokens kept "
         f"{settings.reident.retention_days} days)"
     )
+    assert settings.tls is not None  # load_settings requires [tls] without --insecure-dev
+    click.echo(f"tls:     {settings.tls.cert} and its key load; CA {settings.tls.ca}")
     with Engine(settings.role, settings.sources, settings.engine) as engine:
         problems = engine.validate()
         shapes = engine.describe()

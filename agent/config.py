@@ -1,24 +1,55 @@
 """The agent's settings: one frozen object, loaded from TOML, validated with file and key named.
 
 Paths in the file are relative to the file's own folder. Nothing is read from the environment:
-the process passes the settings explicitly to whatever needs them.
+the process passes the settings explicitly to whatever needs them. Every key is known: a typo
+(`[limts]`, `max_flag_row`) is refused rather than silently replaced by a default, and every
+number is range-checked here, so nothing downstream (DuckDB, grpc, timedelta) sees a bad one.
 """
 
 from __future__ import annotations
 
-import math
+import difflib
 import re
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
 
 from fedscreen import dictionary
 from fedscreen.engine import EngineLimits, SourceSpec
 from fedscreen.errors import ConfigError
 
+T = TypeVar("T")
 _FORMATS = ("parquet", "csv", "duckdb")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+# What DuckDB's memory_limit accepts, restricted to explicit sizes (no "80%", no "-1").
+_MEMORY = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B)\s*", re.IGNORECASE)
+_MEMORY_UNITS = {"K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_MIN_MEMORY = 10**6  # below about a megabyte DuckDB cannot even open
+_MAX_SECONDS = 366 * 86400.0  # a year: threading waits overflow on far larger values
+_MAX_DAYS = 36500  # a hundred years: `now - timedelta(days=…)` overflows on far larger ones
+# Every key each table may hold; anything else is refused with the nearest known key.
+_KEYS: dict[str, tuple[str, ...]] = {
+    "": ("agent", "tls", "trust", "limits", "metrics", "reident", "datasets"),
+    "agent": ("name", "role", "listen", "state_dir"),
+    "tls": ("cert", "key", "ca", "allowed_clients"),
+    "trust": ("signer_keys", "token_secret_file"),
+    "limits": (
+        "max_flag_fraction", "max_flag_rows", "memory_limit", "threads",
+        "query_timeout_seconds", "max_concurrent_jobs", "min_interval_seconds",
+        "shutdown_grace_seconds", "job_record_hours",
+    ),
+    "metrics": ("listen",),
+    "reident": (
+        "analyst_keys", "revoked", "retention_days", "require_approval",
+        "max_requests_per_day", "max_request_minutes",
+    ),
+    "dataset": ("format", "path", "table"),
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -140,6 +171,39 @@ class _Reader:
     def path(self, key: str, base: Path) -> Path:
         return (base / self.get(key, str)).resolve()
 
+    def only(self, known: Iterable[str]) -> None:
+        """Refuse a key this table does not define: a misspelt limit must not quietly fall back
+        to its default. Names the key, where it is, and the nearest known one."""
+        known = tuple(known)
+        for key, value in self.table.items():
+            if key in known:
+                continue
+            near = difflib.get_close_matches(key, known, n=1)
+            if self.prefix:
+                where = f"key of [{self.prefix.rstrip('.')}]"
+                hint = f"; did you mean {self.prefix}{near[0]}?" if near else ""
+            else:  # the top level holds only sections
+                where = "section" if isinstance(value, dict) else "top-level key"
+                hint = f"; did you mean [{near[0]}]?" if near else ""
+            raise self._fail(key, f"is not a known {where} (known: {', '.join(known)}){hint}")
+
+    def integer(self, key: str, default: int, low: int, high: int | None = None) -> int:
+        value: int = self.get(key, int, default)
+        if value < low or (high is not None and value > high):
+            bounds = f"at least {low}" if high is None else f"from {low} to {high}"
+            raise self._fail(key, f"must be {bounds}, not {value}")
+        return value
+
+    def number(
+        self, key: str, default: float, *, unit: str, above_zero: bool, high: float
+    ) -> float:
+        """A finite float in [0, high], or (0, high] with above_zero; refuses nan and inf."""
+        value: float = self.get(key, float, default)
+        if not (0 < value if above_zero else 0 <= value) or not value <= high:
+            low = "more than 0" if above_zero else "0 or more"
+            raise self._fail(key, f"must be a number of {unit} {low}, at most {high:g}")
+        return value
+
 
 def _sources(reader: _Reader, role: str, base: Path) -> dict[str, SourceSpec]:
     known = dictionary.datasets(role)
@@ -151,6 +215,7 @@ def _sources(reader: _Reader, role: str, base: Path) -> dict[str, SourceSpec]:
                 f"(known: {', '.join(sorted(known))})"
             )
         ds = reader.sub(name)
+        ds.only(_KEYS["dataset"])
         fmt = ds.get("format", str)
         if fmt not in _FORMATS:
             raise ConfigError(
@@ -168,6 +233,7 @@ def _sources(reader: _Reader, role: str, base: Path) -> dict[str, SourceSpec]:
 
 
 def _reident(reader: _Reader, base: Path) -> ReidentSettings:
+    reader.only(_KEYS["reident"])
     keys = reader.get("analyst_keys", list, [])
     revoked = reader.get("revoked", list, [])
     for name, values in (("analyst_keys", keys), ("revoked", revoked)):
@@ -176,16 +242,11 @@ def _reident(reader: _Reader, base: Path) -> ReidentSettings:
     if not all(re.fullmatch(r"[0-9a-f]{16}", v) for v in revoked):
         raise reader._fail("revoked", "must list key ids: 16 hex digits (fedscreen analysts list)")
     numbers = {
-        name: reader.get(name, int, default)
-        for name, default in (
-            ("retention_days", 90),
-            ("max_requests_per_day", 20),
-            ("max_request_minutes", 60),
-        )
+        "retention_days": reader.integer("retention_days", 90, 1, _MAX_DAYS),
+        "max_requests_per_day": reader.integer("max_requests_per_day", 20, 1),
+        # a request valid for longer than a year is no "on request" look-up
+        "max_request_minutes": reader.integer("max_request_minutes", 60, 1, 366 * 24 * 60),
     }
-    for name, value in numbers.items():
-        if value < 1:
-            raise reader._fail(name, "must be at least 1")
     return ReidentSettings(
         analyst_keys=tuple((base / k).resolve() for k in keys),
         revoked=tuple(revoked),
@@ -195,24 +256,38 @@ def _reident(reader: _Reader, base: Path) -> ReidentSettings:
 
 
 def _service(limits: _Reader) -> ServiceLimits:
-    jobs = limits.get("max_concurrent_jobs", int, 2)
-    if jobs < 1:
-        raise limits._fail("max_concurrent_jobs", "must be at least 1")
+    jobs = limits.integer("max_concurrent_jobs", 2, 1)
     seconds = {
-        name: limits.get(name, float, default)
+        name: limits.number(name, default, unit="seconds", above_zero=False, high=_MAX_SECONDS)
         for name, default in (("min_interval_seconds", 0.0), ("shutdown_grace_seconds", 30.0))
     }
-    for name, value in seconds.items():
-        if value < 0:
-            raise limits._fail(name, "must be 0 or more")
-    hours = limits.get("job_record_hours", float, 24.0)
-    if not 0 < hours < math.inf:  # also refuses nan; a timedelta cannot hold inf
-        raise limits._fail("job_record_hours", "must be a number of hours more than 0")
+    # A timedelta holds neither inf nor nan, and `now - keep` must stay after year 1.
+    hours = limits.number(
+        "job_record_hours", 24.0, unit="hours", above_zero=True, high=_MAX_DAYS * 24.0
+    )
     return ServiceLimits(max_concurrent_jobs=jobs, job_record_hours=hours, **seconds)
+
+
+def _engine(limits: _Reader) -> EngineLimits:
+    """DuckDB's limits, checked here: DuckDB's own refusal is a traceback at the first job."""
+    memory = limits.get("memory_limit", str, "2GB")
+    size = _MEMORY.fullmatch(memory)
+    if not size or float(size[1]) * _MEMORY_UNITS[size[2][0].upper()] < _MIN_MEMORY:
+        raise limits._fail(
+            "memory_limit", f"{memory!r} must be a size of at least 1MB, such as 2GB or 512MiB"
+        )
+    return EngineLimits(
+        memory_limit=memory,
+        threads=limits.integer("threads", 2, 1),
+        timeout_seconds=limits.number(
+            "query_timeout_seconds", 600.0, unit="seconds", above_zero=True, high=_MAX_SECONDS
+        ),
+    )
 
 
 def _metrics(reader: _Reader) -> MetricsSettings:
     """[metrics] listen = "HOST:PORT" (port 0 picks a free one); required in the section."""
+    reader.only(_KEYS["metrics"])
     listen = reader.get("listen", str)
     if not _ADDRESS.match(listen) or not listen.rsplit(":", 1)[0].strip("[]"):
         raise reader._fail("listen", f"{listen!r} must be HOST:PORT")
@@ -231,7 +306,9 @@ def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
         raise ConfigError(f"{file}: not valid TOML ({exc})") from None
     base = file.resolve().parent
     root = _Reader(file, doc)
+    root.only(_KEYS[""])
     agent = root.sub("agent")
+    agent.only(_KEYS["agent"])
     role = agent.get("role", str)
     if role not in dictionary.roles():
         raise ConfigError(
@@ -240,8 +317,11 @@ def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
     listen = agent.get("listen", str, "127.0.0.1:0")
     if not _ADDRESS.match(listen):
         raise ConfigError(f"{file}: agent.listen {listen!r} must be HOST:PORT")
+    if int(listen.rsplit(":", 1)[1]) > 65535:
+        raise ConfigError(f"{file}: agent.listen {listen!r} has a port above 65535")
     tls = None
     tls_table = root.sub("tls", required=False)
+    tls_table.only(_KEYS["tls"])
     if tls_table.table:
         allowed = tls_table.get("allowed_clients", list)
         if not allowed or not all(isinstance(a, str) and a for a in allowed):
@@ -258,10 +338,12 @@ def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
             "(plaintext only with --insecure-dev)"
         )
     trust = root.sub("trust")
+    trust.only(_KEYS["trust"])
     signer_keys = trust.get("signer_keys", list)
     if not signer_keys:
         raise ConfigError(f"{file}: trust.signer_keys is empty; the agent would trust no model")
     limits = root.sub("limits", required=False)
+    limits.only(_KEYS["limits"])
     fraction = limits.get("max_flag_fraction", float, 0.05)
     if not 0 < fraction <= 1:
         raise ConfigError(f"{file}: limits.max_flag_fraction must be in (0, 1]")
@@ -277,13 +359,9 @@ def load_settings(file: Path, *, insecure_dev: bool = False) -> AgentSettings:
         sources=_sources(root.sub("datasets"), role, base),
         disclosure=DisclosureLimits(
             max_flag_fraction=fraction,
-            max_flag_rows=limits.get("max_flag_rows", int, 100_000),
+            max_flag_rows=limits.integer("max_flag_rows", 100_000, 1),
         ),
-        engine=EngineLimits(
-            memory_limit=limits.get("memory_limit", str, "2GB"),
-            threads=limits.get("threads", int, 2),
-            timeout_seconds=limits.get("query_timeout_seconds", float, 600.0),
-        ),
+        engine=_engine(limits),
         reident=_reident(root.sub("reident", required=False), base),
         service=_service(limits),
         metrics=_metrics(root.sub("metrics")) if "metrics" in doc else None,
@@ -305,3 +383,46 @@ def read_secret(settings: AgentSettings) -> bytes:
             "than 32 bytes"
         )
     return secret
+
+
+def read_tls(settings: AgentSettings) -> None:
+    """The [tls] files exist and parse, and the key belongs to the certificate: what grpc needs
+    to serve. ConfigError naming the key and the file otherwise (grpc itself says only "Failed
+    to bind"). `fedscreen-agent doctor` checks more: the chain, expiry, the name."""
+    tls = settings.tls
+    if tls is None:
+        return
+    cert = _pem(settings, "cert", tls.cert, "a PEM certificate", x509.load_pem_x509_certificate)
+    _pem(settings, "ca", tls.ca, "a PEM certificate", x509.load_pem_x509_certificates)
+    key = _pem(
+        settings,
+        "key",
+        tls.key,
+        "an unencrypted PEM private key",
+        lambda data: serialization.load_pem_private_key(data, password=None),
+    )
+    if _spki(key.public_key()) != _spki(cert.public_key()):
+        raise ConfigError(
+            f"{settings.source}: tls.key {tls.key} does not belong to tls.cert {tls.cert} "
+            "(public keys differ)"
+        )
+
+
+def _pem(settings: AgentSettings, key: str, path: Path, what: str, load: Callable[[bytes], T]) -> T:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"{settings.source}: tls.{key} {path} is not readable ({exc.strerror or exc})"
+        ) from None
+    try:
+        return load(data)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{settings.source}: tls.{key} {path} is not {what}") from None
+
+
+def _spki(public: Any) -> bytes:
+    der: bytes = public.public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return der

@@ -1,7 +1,10 @@
 """One Screen call, end to end, without any gRPC: verify, check consent, run, guard, audit.
 
 Every refusal happens before the first batch is produced, so a refused job sends nothing.
-Audit entries carry counts, digests and parameters — never identifiers or flag values.
+Audit entries carry counts, digests and parameters — never identifiers or flag values. Every
+entry records the job's parameters (as resolved once the manifest is known); a refusal that
+knew the job's row counts (a flag cap, a refused output) records them too, exact: only the
+wire rounds them.
 A job id is an idempotency key: a finished job is recorded before its first batch leaves, and
 the same job sent again is answered from that record ("replayed" in the audit log).
 """
@@ -25,6 +28,7 @@ from fedscreen.candidates import check_candidates, filter_candidates
 from fedscreen.engine import Engine
 from fedscreen.errors import (
     AgentBusy,
+    DisclosureLimit,
     FedscreenError,
     InternalError,
     JobCancelled,
@@ -32,6 +36,8 @@ from fedscreen.errors import (
     ManifestError,
     QueryTimeout,
     WrongRole,
+    attach_counts,
+    row_counts,
 )
 from fedscreen.jobs import Job, Summary
 from fedscreen.tokens import TokenKeys
@@ -59,6 +65,7 @@ class Screener:
                 "screen",
                 job_id=job.job_id,
                 caller=caller,
+                params=dict(job.params),
                 outcome="refused",
                 error=type(exc).__name__,
                 reason=exc.message,
@@ -88,6 +95,7 @@ class Screener:
             "campaign": job.campaign,
             "requested_by": job.requested_by,
             "candidates": {c: len(t) for c, t in sorted(job.candidates.items())},
+            "params": dict(job.params),  # as asked; _run replaces them with the resolved values
         }
         try:
             verified = self.verify(bundle)
@@ -103,7 +111,7 @@ class Screener:
             if replay is not None:
                 return replay
             self.gate.start_model(verified.manifest.name, job.job_id)
-            outcome = self._run(verified, job, deadline_s, handle)
+            outcome = self._run(verified, job, deadline_s, handle, record)
             record["reident_tokens"] = self.ledger.record(
                 verified, self.settings.role, job, outcome.table
             )
@@ -113,6 +121,7 @@ class Screener:
             self.records.purge(now)
         except FedscreenError as exc:
             stopped = exc.outcome if isinstance(exc, JobCancelled) else "refused"
+            record.update(row_counts(exc).fields())
             record.update(outcome=stopped, error=type(exc).__name__, reason=exc.message)
             self.audit.append("screen", **record)
             raise
@@ -155,7 +164,12 @@ class Screener:
         return outcome
 
     def _run(
-        self, verified: VerifiedBundle, job: Job, deadline_s: float | None, handle: JobHandle
+        self,
+        verified: VerifiedBundle,
+        job: Job,
+        deadline_s: float | None,
+        handle: JobHandle,
+        record: dict[str, object],
     ) -> Outcome:
         manifest = verified.manifest
         try:
@@ -163,6 +177,7 @@ class Screener:
         except ManifestError as exc:
             raise WrongRole(exc.message) from None
         params = manifest.resolve_params(job.params)
+        record["params"] = params
         keys = TokenKeys.derive(self._secret, manifest.name, job.campaign or manifest.name)
         limits = self.settings.engine
         if deadline_s is not None and deadline_s < limits.timeout_seconds:
@@ -180,7 +195,11 @@ class Screener:
                 handle.detach()
         handle.check()
         table = filter_candidates(result.table, candidates)
-        enforce_caps(table.num_rows, result.rows_in, self.settings.disclosure)
+        try:
+            enforce_caps(table.num_rows, result.rows_in, self.settings.disclosure)
+        except DisclosureLimit as exc:
+            attach_counts(exc, rows_in=result.rows_in, rows_out=table.num_rows)
+            raise
         summary = Summary(
             job_id=job.job_id,
             bundle_digest=verified.digest,

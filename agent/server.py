@@ -20,12 +20,19 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from agent import clock
 from agent.audit import AuditLog, read_lines
-from agent.config import AgentSettings
+from agent.config import AgentSettings, read_tls
 from agent.metrics import Metrics
 from agent.screening import Screener
 from fedscreen import wire
 from fedscreen.engine import Engine
-from fedscreen.errors import AgentBusy, FedscreenError, InternalError, JobCancelled
+from fedscreen.errors import (
+    AgentBusy,
+    ConfigError,
+    FedscreenError,
+    InternalError,
+    JobCancelled,
+    SchemaMismatch,
+)
 from fedscreen.jobs import DatasetShape, Description, round_2sig
 from fedscreen.signals import wait_for
 from fedscreen.tls import server_credentials
@@ -144,7 +151,10 @@ class AgentServicer(pb_grpc.AgentServicer):
             for data, rows in wire.table_to_ipc_batches(outcome.table):
                 count += 1
                 yield pb.ScreenReply(batch=pb.FlagBatch(arrow_ipc=data, rows=rows))
-            summary = dataclasses.replace(outcome.summary, batches=count)
+            # rows_in leaves rounded like Describe's counts (shape, not size); the audit log
+            # keeps it exact.
+            rows_in = round_2sig(outcome.summary.rows_in)
+            summary = dataclasses.replace(outcome.summary, batches=count, rows_in=rows_in)
             log.info("job %s sent %d rows in %d batches", job.job_id, summary.rows_out, count)
             yield pb.ScreenReply(summary=wire.summary_to_pb(summary))
         finally:
@@ -212,22 +222,52 @@ def create_server(
     )
     pb_grpc.add_AgentServicer_to_server(AgentServicer(settings, screener, audit), server)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    address = address or settings.listen
-    if settings.tls is not None:
-        creds = server_credentials(settings.tls.cert, settings.tls.key, settings.tls.ca)
-        port = server.add_secure_port(address, creds)
-    elif insecure_dev:
-        port = server.add_insecure_port(address)
-    else:  # load_settings already refuses this; belt and braces for programmatic callers
-        raise FedscreenError("refusing to serve without TLS (use --insecure-dev for development)")
-    if port == 0:
-        raise FedscreenError(f"cannot bind {address}")
+    port = _bind(server, settings, address or settings.listen, insecure_dev)
     metrics_port = _serve_metrics(settings, metrics)
     server.start()
     for name in ("", SERVICE_NAME):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     audit.append("start", agency=settings.name, role=settings.role, port=port)
     return RunningAgent(server, port, health_servicer, screener, audit, metrics, metrics_port)
+
+
+def _bind(server: grpc.Server, settings: AgentSettings, address: str, insecure_dev: bool) -> int:
+    """The bound port; a credential or bind failure is one line naming the address, not
+    grpc's RuntimeError (it says only "Failed to bind", whichever it was)."""
+    if settings.tls is None and not insecure_dev:
+        # load_settings already refuses this; belt and braces for programmatic callers
+        raise FedscreenError("refusing to serve without TLS (use --insecure-dev for development)")
+    try:
+        if settings.tls is None:
+            port = server.add_insecure_port(address)
+        else:
+            creds = server_credentials(settings.tls.cert, settings.tls.key, settings.tls.ca)
+            port = server.add_secure_port(address, creds)
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        tls = ", or grpc refused the [tls] certificate and key (doctor checks them)"
+        raise ConfigError(
+            f"{settings.source}: cannot serve on agent.listen {address}: it is in use or not "
+            f"an address of this host{tls if settings.tls else ''}"
+        )
+    return port
+
+
+def preflight(settings: AgentSettings) -> None:
+    """What must hold before the agent serves, checked before it binds or writes anything:
+    the TLS files load and match, and every mapped source has the logical dictionary's columns
+    and types (as `fedscreen-agent check`, schema only: no scan, so start-up stays quick)."""
+    if settings.tls is not None:
+        read_tls(settings)
+    with Engine(settings.role, settings.sources, settings.engine) as engine:
+        try:
+            engine.check()
+        except SchemaMismatch as exc:
+            raise SchemaMismatch(
+                f"{settings.source}: refusing to serve, a mapped source does not match the "
+                f"logical dictionary: {exc.message} (fedscreen-agent check lists every problem)"
+            ) from None
 
 
 def _serve_metrics(settings: AgentSettings, metrics: Metrics) -> int | None:
@@ -244,7 +284,10 @@ def _serve_metrics(settings: AgentSettings, metrics: Metrics) -> int | None:
 
 
 def serve(settings: AgentSettings, *, insecure_dev: bool = False) -> int:
-    """Run until SIGTERM/SIGINT; announce the bound address on stdout for supervisors."""
+    """Check, then run until SIGTERM/SIGINT; announce the bound address on stdout for
+    supervisors. Nothing is written before the checks pass."""
+    preflight(settings)
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:

@@ -16,7 +16,7 @@ import glob
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +28,17 @@ import pyarrow
 
 from fedscreen import fasthmac
 from fedscreen.dictionary import Dataset, datasets
-from fedscreen.errors import ConfigError, OutputRefused, QueryFailed, QueryTimeout, SchemaMismatch
+from fedscreen.errors import (
+    ConfigError,
+    FedscreenError,
+    OutputRefused,
+    QueryFailed,
+    QueryTimeout,
+    SchemaMismatch,
+    attach_counts,
+)
 from fedscreen.manifest import Output, Role
-from fedscreen.sqlcheck import check_sql, named_parameters
+from fedscreen.sqlcheck import check_sql, datasets_read, named_parameters
 from fedscreen.tokens import TokenKeys
 from fedscreen.tokensql import (
     flagged_select,
@@ -69,7 +77,7 @@ class EngineLimits:
 @dataclass(frozen=True)
 class RoleResult:
     table: pyarrow.Table  # tokenised, columns in the role's declared output order
-    rows_in: int  # max row count over the datasets the role reads
+    rows_in: int  # max row count over the datasets the query references (the cap's base)
     invalid_ids: dict[str, int]  # kind -> rows dropped because a non-null identifier was invalid
     seconds: float
 
@@ -186,17 +194,18 @@ class Engine:
             problems += self._unparsed(name, dict(self._columns(name)))
         return problems
 
-    def check(self) -> None:
-        """SchemaMismatch if a dataset lacks a column or has a wrong type. Unparsed CSV values
-        do not count: they read as NULL, and a model can still run."""
-        problems = self._schema_problems()
+    def check(self, datasets: Iterable[str] | None = None) -> None:
+        """SchemaMismatch if a dataset (of `datasets`, default every mapped one) lacks a column
+        or has a wrong type. Schema only (DESCRIBE, no scan), so cheap enough before every job.
+        Unparsed CSV values do not count: they read as NULL, and a model can still run."""
+        problems = self._schema_problems(datasets)
         if problems:
             more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
             raise SchemaMismatch("; ".join(problems[:3]) + more)
 
-    def _schema_problems(self) -> list[str]:
+    def _schema_problems(self, datasets: Iterable[str] | None = None) -> list[str]:
         problems = []
-        for name in sorted(self.sources):
+        for name in sorted(self.sources if datasets is None else set(datasets)):
             actual = dict(self._columns(name))
             for col in self._datasets[name].columns:
                 where = f"{self.role}.{name}: column {col.name}"
@@ -248,20 +257,34 @@ class Engine:
         if missing:
             raise SchemaMismatch(f"role {role.name} reads {missing[0]!r}, which is not mapped")
         check_sql(sql, set(role.reads), set(params))
+        # The sources are re-read for every job: one replaced under a running agent must fail
+        # here, naming dataset and column, not later as a binder error about the model's SQL.
+        self.check(role.reads)
         used = {p: params[p] for p in named_parameters(sql)}
         # A trailing ";" would end the CREATE … AS statement the query is wrapped in.
         body = sql.rstrip().rstrip(";")
         start = time.monotonic()
         deadline = _Deadline(self._con, self.limits.timeout_seconds, self._cancelled)
+        counted: int | None = None  # rows_in, once known: a refusal after it carries it
         try:
             with self._duckdb_errors(), deadline:
-                rows_in = max((self._count(d) for d in role.reads), default=0)
+                # The flag cap's base: only what the query reads, so a manifest cannot loosen
+                # the cap by declaring a big dataset it never queries.
+                rows_in = max((self._count(d) for d in datasets_read(sql, role.reads)), default=0)
+                counted = rows_in
                 deadline.check()
                 self._con.execute(f"CREATE OR REPLACE TEMP TABLE {RESULT} AS {body}", used)
                 deadline.check()
-                _enforce_outputs(self._con, role.outputs)
+                try:
+                    _enforce_outputs(self._con, role.outputs)
+                except OutputRefused as exc:
+                    attach_counts(exc, rows_in=rows_in, rows_out=_result_rows(self._con))
+                    raise
                 table, invalid = tokenise_result(self._con, role.outputs, keys)
                 deadline.check()
+        except FedscreenError as exc:
+            attach_counts(exc, rows_in=counted)  # for the audit log; keeps counts already set
+            raise
         finally:
             self._drop_temp()
         return RoleResult(table, rows_in, invalid, time.monotonic() - start)
@@ -362,6 +385,14 @@ class Engine:
 
 
 # --- output enforcement and tokenisation ------------------------------------------------------
+def _result_rows(con: duckdb.DuckDBPyConnection) -> int | None:
+    """How many rows a refused result had (for the audit log), or None if it cannot be read."""
+    try:
+        return int(_scalar(con, f"SELECT count(*) FROM {RESULT}"))
+    except duckdb.Error:
+        return None
+
+
 def _enforce_outputs(con: duckdb.DuckDBPyConnection, outputs: tuple[Output, ...]) -> None:
     """Refuse the result unless it has exactly the declared columns, types and value sets.
     Messages name the column, never a value."""

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cache
 from typing import Any
 
@@ -239,3 +239,19 @@ def _check_table_ref(ref: dict[str, Any], known: set[str]) -> None:
         raise ForbiddenSQL(f"qualified table name {ref['table_name']} is not allowed")
     if str(ref["table_name"]).lower() not in known:
         raise ForbiddenSQL(f"{ref['table_name']!r} is not a dataset this role reads")
+
+
+def datasets_read(sql: str, reads: Iterable[str]) -> list[str]:
+    """The datasets of `reads` that `sql` references, as DuckDB's parser sees the query (the
+    tree check_sql checks). A name the query also defines as a CTE is left out: the
+    CTE may hide the dataset, and leaving it out can only tighten the flag cap."""
+    nodes = list(_nodes(_duckdb_tree(sql)))
+    ctes = {str(e["key"]).lower() for n in nodes if "cte_map" in n for e in n["cte_map"]["map"]}
+    named = {
+        str(ref["table_name"]).lower()
+        for node in nodes
+        if "from_table" in node
+        for ref in _table_refs(node["from_table"])
+        if ref.get("type") == "BASE_TABLE"
+    }
+    return sorted(d for d in reads if d.lower() in named - ctes)

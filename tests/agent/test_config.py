@@ -35,6 +35,15 @@ path = "data/*.parquet"
 """
 
 
+TLS = """[tls]
+cert = "a.crt"
+key = "a.key"
+ca = "ca.crt"
+allowed_clients = ["coordinator"]
+"""
+assert TLS in GOOD
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "agent.toml"
     path.write_text(text, encoding="utf-8")
@@ -53,7 +62,7 @@ def test_a_good_config_loads_with_paths_relative_to_the_file(tmp_path: Path) -> 
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("[tls]", "[tls_off]"), "mutual TLS is mandatory"),
+        ((TLS, ""), "mutual TLS is mandatory"),
         (('role = "court"', 'role = "courts"'), "agent.role 'courts' is unknown"),
         (('name = "court-a"\n', ""), "agent.name is missing"),
         (("max_flag_fraction = 0.1", "max_flag_fraction = 3"), "limits.max_flag_fraction"),
@@ -76,7 +85,7 @@ def test_bad_configs_name_the_file_and_key(
 
 
 def test_insecure_dev_allows_a_config_without_tls(tmp_path: Path) -> None:
-    path = write(tmp_path, GOOD.replace("[tls]", "[tls_off]"))
+    path = write(tmp_path, GOOD.replace(TLS, ""))
     assert load_settings(path, insecure_dev=True).tls is None
 
 
