@@ -70,10 +70,12 @@ def combine(
         raise JobFailed(f"combine SQL of {manifest.name} failed: {type(exc).__name__}") from None
     finally:
         con.close()
-    return _leads(manifest, result, campaign)
+    return _leads(manifest, result, params, campaign)
 
 
-def _leads(manifest: Manifest, result: pa.Table, campaign: str) -> list[Lead]:
+def _leads(
+    manifest: Manifest, result: pa.Table, params: Mapping[str, int | float], campaign: str
+) -> list[Lead]:
     names = set(result.column_names)
     absent = [k for k in (*manifest.lead_key, manifest.kind_column or "") if k and k not in names]
     if absent:
@@ -89,6 +91,6 @@ def _leads(manifest: Manifest, result: pa.Table, campaign: str) -> list[Lead]:
             continue
         flags = {k: v for k, v in row.items() if k not in key and k != manifest.kind_column}
         region = row.get(manifest.lead_region) if manifest.lead_region else None
-        zh, en = manifest.explain(kind, row)
+        zh, en = manifest.explain(kind, row, params)
         leads[lid] = Lead(lid, key, flags, region, kind, zh, en)
     return list(leads.values())

@@ -7,7 +7,9 @@ Parsing validates everything the agent and the coordinator rely on, naming file 
 from __future__ import annotations
 
 import re
+import string
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ from fedscreen.errors import ConfigError, ManifestError, ParameterError
 from fedscreen.identifiers import ID_KINDS
 
 SCALAR_OUTPUTS = ("bool", "region")
+LANGUAGES = ("zh", "en")  # of titles, rationale and explanations; Chinese first
+_YES_NO = {"zh": ("是", "否"), "en": ("yes", "no")}
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 
 
@@ -126,6 +130,8 @@ class Manifest:
     parameters: tuple[Parameter, ...] = field(default=())
     kind_column: str | None = None
     explanations: dict[str, tuple[str, str]] = field(default_factory=dict)  # kind -> (zh, en)
+    # language -> flag -> raw value -> how it reads in that language ("存续" -> "operating")
+    labels: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
 
     def stages(self) -> list[list[Role]]:
         """Roles grouped so that every role runs after the roles whose tokens it needs."""
@@ -142,10 +148,29 @@ class Manifest:
             pending = [r for r in pending if r.name not in done]
         return stages
 
-    def explain(self, kind: str, flags: dict[str, object]) -> tuple[str, str]:
-        """The lead's explanation in Chinese and English, from declared flags and buckets."""
+    def explain(
+        self, kind: str, flags: Mapping[str, object], params: Mapping[str, object] | None = None
+    ) -> tuple[str, str]:
+        """The lead's explanation in Chinese and English, from declared flags and buckets and
+        the run's parameters (`{cap_months}`). A flag wins over a parameter of the same name:
+        it is what the combine SQL computed for this lead."""
+        values = {**(params or {}), **flags}
         zh, en = self.explanations.get(kind, ("", ""))
-        return _render(zh, flags, ("是", "否")), _render(en, flags, ("yes", "no"))
+        return self._render(zh, values, "zh"), self._render(en, values, "en")
+
+    def show(self, lang: str, name: str, value: object) -> str:
+        """How `value` of flag `name` reads in `lang`: its label if the model declares one,
+        yes/no for booleans, "—" for none, else the raw value."""
+        if value is None:
+            return "—"
+        if isinstance(value, bool):
+            return _YES_NO[lang][0 if value else 1]
+        raw = str(value)
+        return self.labels.get(lang, {}).get(name, {}).get(raw, raw)
+
+    def _render(self, template: str, values: Mapping[str, object], lang: str) -> str:
+        shown = {k: self.show(lang, k, v) for k, v in values.items()}
+        return template.format_map(_Missing(shown))
 
     def role(self, name: str) -> Role:
         for role in self.roles:
@@ -167,20 +192,16 @@ class Manifest:
         }
 
 
-class _Flags(dict[str, str]):
+class _Missing(dict[str, str]):
+    """A placeholder the lead has no value for reads "—", like a null flag."""
+
     def __missing__(self, key: str) -> str:
         return "—"
 
 
-def _render(template: str, flags: dict[str, object], yes_no: tuple[str, str]) -> str:
-    def show(v: object) -> str:
-        if v is None:
-            return "—"
-        if isinstance(v, bool):
-            return yes_no[0] if v else yes_no[1]
-        return str(v)
-
-    return template.format_map(_Flags({k: show(v) for k, v in flags.items()}))
+def placeholders(template: str) -> set[str]:
+    """The names a template fills in (`{crime}` → "crime"); ValueError if it is malformed."""
+    return {name for _text, name, _spec, _conv in string.Formatter().parse(template) if name}
 
 
 WHEN_MISSING = ("combine", "withhold")
@@ -188,13 +209,12 @@ WHEN_MISSING = ("combine", "withhold")
 # `legal_basiss` would otherwise be signed and approved while meaning nothing.
 _TOP_KEYS = (
     "name", "version", "title_zh", "title_en", "rationale_zh", "rationale_en", "legal_basis",
-    "roles", "combine", "parameters", "explanations",
+    "roles", "combine", "parameters", "explanations", "labels",
 )  # fmt: skip
 _ROLE_KEYS = ("sql", "reads", "outputs", "candidates", "disclose", "when_missing")
 _COMBINE_KEYS = ("sql", "lead_key", "region", "kind")
 _PARAMETER_KEYS = ("default", "min", "max", "description")
 _DISCLOSE_KEYS = ("dataset", "column", "fields", "lead_key", "when")
-_EXPLANATION_KEYS = ("zh", "en")
 # A version names the bundle file (<name>-<version>.fsb): no path separators, no spaces.
 _VERSION = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+_-]{0,31}")
 
@@ -399,9 +419,54 @@ def _explanations(top: _Table) -> dict[str, tuple[str, str]]:
     table = top.table("explanations", optional=True)
     out = {}
     for kind in table.data:
-        entry = table.table(kind).only(_EXPLANATION_KEYS)
-        out[kind] = (entry.string("zh"), entry.string("en"))
+        entry = table.table(kind).only(LANGUAGES)
+        zh, en = entry.string("zh"), entry.string("en")
+        for lang, template in (("zh", zh), ("en", en)):
+            try:
+                placeholders(template)
+            except ValueError as exc:
+                raise entry.error(lang, f"is not a valid template ({exc})") from None
+        out[kind] = (zh, en)
     return out
+
+
+def _labels(
+    top: _Table, roles: list[Role], explanations: dict[str, tuple[str, str]]
+) -> dict[str, dict[str, dict[str, str]]]:
+    """`[labels.<lang>.<flag>] "raw" = "shown"`. The flag must be an enum output of a role (and
+    the raw value one it declares) or a column an explanation names (the combine SQL's own,
+    such as `via`, whose values cannot be checked here). A label that could never apply is
+    refused: it would be a typo, and the raw value would show instead."""
+    table = top.table("labels", optional=True).only(LANGUAGES)
+    enums: dict[str, set[str]] = {}
+    scalars: dict[str, str] = {}
+    for role in roles:
+        for out in role.outputs:
+            if out.kind == "enum":
+                enums.setdefault(out.name, set()).update(out.values)
+            else:
+                scalars[out.name] = out.kind
+    named = {n for pair in explanations.values() for t in pair for n in placeholders(t)}
+    labels: dict[str, dict[str, dict[str, str]]] = {}
+    for lang in table.data:
+        by_flag = table.table(lang)
+        labels[lang] = {}
+        for flag in by_flag.data:
+            entry = by_flag.table(flag)
+            if flag in scalars and flag not in enums:
+                kind = scalars[flag]
+                raise by_flag.error(
+                    flag, f"is a {kind} output: only enum values and combine columns take labels"
+                )
+            if flag not in enums and flag not in named:
+                raise by_flag.error(flag, "is neither an enum output nor named by an explanation")
+            for raw, shown in entry.data.items():
+                if not isinstance(shown, str) or not shown.strip():
+                    raise entry.error(raw, "must be a non-empty string")
+                if flag in enums and raw not in enums[flag]:
+                    raise entry.error(raw, f"is not a value of the enum {flag}")
+            labels[lang][flag] = dict(entry.data)
+    return labels
 
 
 def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
@@ -428,6 +493,7 @@ def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
     lead_key = combine.strings("lead_key")
     _check_disclose(roles, source, list(lead_key))
     params = top.table("parameters", optional=True)
+    explanations = _explanations(top)
     return Manifest(
         name=name,
         version=version,
@@ -439,7 +505,8 @@ def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
         lead_region=combine.optional_string("region"),
         parameters=tuple(_parameter(params, n) for n in params.data),
         kind_column=combine.optional_string("kind"),
-        explanations=_explanations(top),
+        explanations=explanations,
+        labels=_labels(top, roles, explanations),
     )
 
 

@@ -216,7 +216,7 @@ def test_inspect_then_approve_then_inspect(
     assert main(["approve", "--config", str(config), "--yes", "--by", "张三",
                  str(world.bundle)]) == 0  # fmt: skip
     assert capsys.readouterr().out == (
-        f"approved fake_labour_litigation 1.0.0 ({digest.group(1)[:12]})\n"
+        f"approved fake_labour_litigation 1.1.0 ({digest.group(1)[:12]})\n"
     )
     assert main(["inspect", "--config", str(config), str(world.bundle)]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == "approved here: yes"

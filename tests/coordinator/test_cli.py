@@ -66,7 +66,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Pat
     root = tmp_path_factory.mktemp("signed") / "state"
     assert main(["init", str(root)]) == 0
     assert fs(root, "model", "sign", str(MODEL)) == 0
-    yield root, root / "bundles" / "fake_labour_litigation-1.0.0.fsb"
+    yield root, root / "bundles" / "fake_labour_litigation-1.1.0.fsb"
 
 
 # --- init ------------------------------------------------------------------------------------
@@ -224,9 +224,9 @@ def test_model_sign_writes_a_bundle_and_prints_its_digest(
 ) -> None:
     assert fs(state, "model", "sign", str(MODEL)) == 0
     out = capsys.readouterr().out.splitlines()
-    bundle = state / "bundles" / "fake_labour_litigation-1.0.0.fsb"
+    bundle = state / "bundles" / "fake_labour_litigation-1.1.0.fsb"
     assert bundle.is_file()
-    assert out[0] == f"signed fake_labour_litigation 1.0.0 → {bundle}"
+    assert out[0] == f"signed fake_labour_litigation 1.1.0 → {bundle}"
     assert re.fullmatch(r"digest [0-9a-f]{64}", out[1])
 
 
@@ -237,7 +237,7 @@ def test_model_verify_prints_ok_with_signer_and_digest(
     assert fs(state, "model", "verify", str(bundle)) == 0
     out = capsys.readouterr().out
     kid = signing_keys.key_id(signing_keys.load_public(state / "keys/signing.pub"))
-    assert out.startswith("ok: fake_labour_litigation 1.0.0 signed by procuratorate")
+    assert out.startswith("ok: fake_labour_litigation 1.1.0 signed by procuratorate")
     assert f"(key {kid})" in out and re.search(r"digest [0-9a-f]{64}$", out.strip())
 
 

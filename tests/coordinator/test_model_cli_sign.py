@@ -14,7 +14,7 @@ from fedscreen import keys as signing_keys
 from fedscreen.bundle import bundle_digest, sign_bundle
 from tests.coordinator.test_cli import MODEL, fs, one_error_line
 
-BUNDLE = "fake_labour_litigation-1.0.0.fsb"
+BUNDLE = "fake_labour_litigation-1.1.0.fsb"
 
 
 @pytest.fixture(autouse=True)
@@ -70,8 +70,8 @@ def test_signing_the_same_files_again_reports_the_bundle_already_signed(
     assert fs(state, "model", "sign", str(model)) == 0
     again = capsys.readouterr().out.splitlines()
     bundle = state / "bundles" / BUNDLE
-    assert first[0] == f"signed fake_labour_litigation 1.0.0 → {bundle}"
-    assert again[0] == f"already signed fake_labour_litigation 1.0.0 from these files → {bundle}"
+    assert first[0] == f"signed fake_labour_litigation 1.1.0 → {bundle}"
+    assert again[0] == f"already signed fake_labour_litigation 1.1.0 from these files → {bundle}"
     assert again[1] == first[1] == f"digest {bundle_digest(kept)}"
     assert re.fullmatch(r"expires \d{4}-\d{2}-\d{2}", again[2])
     assert bundle.read_bytes() == kept
@@ -101,17 +101,17 @@ def test_a_bumped_version_is_signed_beside_the_approved_one(
     with (model / "court.sql").open("a", encoding="utf-8") as fh:
         fh.write("-- changed\n")
     toml = (model / "model.toml").read_text(encoding="utf-8")
-    (model / "model.toml").write_text(toml.replace('"1.0.0"', '"1.0.1"', 1), encoding="utf-8")
+    (model / "model.toml").write_text(toml.replace('"1.1.0"', '"1.1.1"', 1), encoding="utf-8")
     capsys.readouterr()
     assert fs(state, "model", "sign", str(model)) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == (
-        f"signed fake_labour_litigation 1.0.1 → {state / 'bundles'}"
-        "/fake_labour_litigation-1.0.1.fsb"
+        f"signed fake_labour_litigation 1.1.1 → {state / 'bundles'}"
+        "/fake_labour_litigation-1.1.1.fsb"
     )
     assert sorted(p.name for p in (state / "bundles").iterdir()) == [
         BUNDLE,
-        "fake_labour_litigation-1.0.1.fsb",
+        "fake_labour_litigation-1.1.1.fsb",
     ]
 
 
@@ -126,7 +126,7 @@ def test_an_expired_bundle_of_the_same_files_is_renewed_with_a_note(
     renewed = (state / "bundles" / BUNDLE).read_bytes()
     assert renewed != old
     assert out == [
-        f"signed fake_labour_litigation 1.0.0 → {state / 'bundles' / BUNDLE}",
+        f"signed fake_labour_litigation 1.1.0 → {state / 'bundles' / BUNDLE}",
         f"digest {bundle_digest(renewed)}",
         "note: replaced the bundle signed from the same files (it had expired);"
         " agencies must approve the new digest",

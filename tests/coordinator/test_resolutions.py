@@ -157,7 +157,7 @@ def signed(state: State, at: datetime = SIGNED_AT) -> bytes:
 
 def lead_of(data: bytes, started: datetime = SIGNED_AT + timedelta(hours=1)) -> LeadContext:
     return LeadContext(
-        "L1", "fake_labour_litigation", "1.0.0", "c", {}, {}, "verifying", "job1", {},
+        "L1", "fake_labour_litigation", "1.1.0", "c", {}, {}, "verifying", "job1", {},
         bundle_digest(data), started.isoformat(timespec="seconds"),
     )  # fmt: skip
 
@@ -175,7 +175,7 @@ def test_the_manifest_comes_from_the_jobs_own_bundle_even_after_it_expired(
     job_bundle_file(state, "job1").write_bytes(data)
     monkeypatch.chdir(tmp_path)  # no models/ here
     manifest = job_manifest(state, lead_of(data))
-    assert (manifest.name, manifest.version) == ("fake_labour_litigation", "1.0.0")
+    assert (manifest.name, manifest.version) == ("fake_labour_litigation", "1.1.0")
     assert [d.column for d in manifest.role("court").disclose] == ["plaintiff_id"]
 
 
@@ -183,12 +183,12 @@ def test_the_signed_bundle_of_the_version_serves_when_it_is_the_same_signing(
     state: State,
 ) -> None:
     data = signed(state)
-    (state.bundles / bundle_filename("fake_labour_litigation", "1.0.0")).write_bytes(data)
+    (state.bundles / bundle_filename("fake_labour_litigation", "1.1.0")).write_bytes(data)
     assert job_manifest(state, lead_of(data)).name == "fake_labour_litigation"
 
 
 def test_another_signing_of_the_version_is_not_used(state: State) -> None:
-    kept = state.bundles / bundle_filename("fake_labour_litigation", "1.0.0")
+    kept = state.bundles / bundle_filename("fake_labour_litigation", "1.1.0")
     kept.write_bytes(signed(state, SIGNED_AT + timedelta(days=1)))
     with pytest.raises(ConfigError) as err:
         job_manifest(state, lead_of(signed(state)))
@@ -207,5 +207,5 @@ def test_a_bundle_not_signed_by_the_coordinators_key_is_refused_naming_the_file(
     path = job_bundle_file(state, "job1")
     path.parent.mkdir()
     path.write_bytes(data)
-    with pytest.raises(UnknownSigningKey, match=f"^{path}: bundle fake_labour_litigation 1.0.0"):
+    with pytest.raises(UnknownSigningKey, match=f"^{path}: bundle fake_labour_litigation 1.1.0"):
         job_manifest(state, lead_of(data))

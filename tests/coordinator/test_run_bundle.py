@@ -16,7 +16,7 @@ from fedscreen.bundle import bundle_digest
 from tests.coordinator.test_cli import MODEL, ROLES, dead_address, fs, one_error_line
 
 NAME = "fake_labour_litigation"
-BUNDLE = f"{NAME}-1.0.0.fsb"
+BUNDLE = f"{NAME}-1.1.0.fsb"
 
 
 @pytest.fixture(autouse=True)

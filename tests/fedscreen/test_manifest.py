@@ -113,8 +113,8 @@ def test_the_strict_parse_reads_the_shipped_model_as_written() -> None:
 
 def test_a_legal_basis_given_as_a_string_is_refused_not_split_into_characters() -> None:
     text = changed(
-        'version = "1.0.0"\n',
-        'version = "1.0.0"\nlegal_basis = "民事诉讼法"\n',
+        'version = "1.1.0"\n',
+        'version = "1.1.0"\nlegal_basis = "民事诉讼法"\n',
         without("legal_basis"),
     )
     with pytest.raises(ManifestError, match=r"^model.toml: legal_basis must be a list of strings$"):
@@ -138,7 +138,7 @@ def test_every_model_must_have_titles_rationale_and_legal_basis(key: str) -> Non
 @pytest.mark.parametrize(
     ("old", "new", "key"),
     [
-        ('version = "1.0.0"', 'version = "1.0.0"\nlegal_basiss = []', "legal_basiss"),
+        ('version = "1.1.0"', 'version = "1.1.0"\nlegal_basiss = []', "legal_basiss"),
         ('sql = "court.sql"', 'sqll = "court.sql"', "roles.court.sqll"),
         ('lead_key = ["person", "suit"]', 'lead_key = ["person", "suit"]\nregoin = "x"',
          "combine.regoin"),
@@ -160,8 +160,8 @@ def test_unknown_keys_are_refused_at_every_level(old: str, new: str, key: str) -
     [
         (line("title_zh = "), "title_zh = 1", "title_zh must be a non-empty string"),
         (line("title_en = "), 'title_en = " "', "title_en must be a non-empty string"),
-        ('version = "1.0.0"', "version = 1", "version must be a non-empty string"),
-        ('version = "1.0.0"', 'version = "../1"', "version must be letters, digits"),
+        ('version = "1.1.0"', "version = 1", "version must be a non-empty string"),
+        ('version = "1.1.0"', 'version = "../1"', "version must be letters, digits"),
         ("legal_basis = [\n", "legal_basis = [\n  1,\n", "legal_basis must be a list of strings"),
         ('reads = ["labour_cases"]', 'reads = "labour_cases"',
          "roles.court.reads must be a list of strings"),
@@ -204,3 +204,58 @@ def test_a_role_that_is_not_a_table_is_refused() -> None:
     text = changed(roles, '\n[roles]\ncourt = "court.sql"\n')
     with pytest.raises(ManifestError, match=r"^model.toml: roles.court must be a table$"):
         parse_manifest(text)
+
+
+def test_labels_are_read_per_language_and_flag() -> None:
+    m = parse_manifest(LABOUR)
+    assert m.labels["zh"]["via"] == {"court": "诉讼", "arbitration": "仲裁"}
+    assert m.labels["zh"]["age_bucket"]["unknown"] == "年龄不详"
+    assert (m.show("zh", "via", "court"), m.show("en", "via", "court")) == ("诉讼", "a court")
+    assert m.show("en", "age_bucket", "unknown") == "unknown"  # no English label: as it is
+    assert (m.show("zh", "small_employer", True), m.show("en", "x", None)) == ("是", "—")
+    assert parse_manifest(without_labels(LABOUR)).labels == {}
+
+
+def without_labels(text: str) -> str:
+    start = text.index("\n# How raw values read")
+    assert "[labels" not in text[:start]
+    return text[:start] + "\n"
+
+
+EN_VIA = '[labels.en.via]\ncourt = "a court"\narbitration = "arbitration"\n'
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("[labels.en.via]", "[labels.de.via]", r"unknown key 'labels.de' \(allowed: zh, en\)"),
+        ('court = "诉讼"', "court = 1", "labels.zh.via.court must be a non-empty string"),
+        ('court = "诉讼"', 'court = " "', "labels.zh.via.court must be a non-empty string"),
+        ("[labels.en.via]", "[labels.en.vai]",
+         "labels.en.vai is neither an enum output nor named by an explanation"),
+        ("[labels.en.via]", "[labels.en.small_employer]",
+         "labels.en.small_employer is a bool output: only enum values and combine columns"),
+        ('unknown = "年龄不详"', 'unknwon = "年龄不详"',
+         "labels.zh.age_bucket.unknwon is not a value of the enum age_bucket"),
+        (EN_VIA, '[labels]\nen = "via"\n', "labels.en must be a table"),
+        (EN_VIA, '[labels.en]\nvia = "a court"\n', "labels.en.via must be a table"),
+        ("经{via}确认", "经{via确认",
+         "explanations.fake_labour_litigation.zh is not a valid template"),
+    ],
+)  # fmt: skip
+def test_bad_labels_are_refused_naming_the_key(old: str, new: str, message: str) -> None:
+    with pytest.raises(ManifestError, match=f"^model.toml: {message}"):
+        parse_manifest(changed(old, new))
+
+
+def test_a_template_shows_the_runs_parameters_but_a_flag_of_that_name_wins() -> None:
+    text = changed("同一被告窗口期内", "同一被告 {window_days} 天内")
+    text = changed("in the window;", "within {window_days} days;", text)
+    m = parse_manifest(text)
+    params = m.resolve_params({"window_days": "120"})
+    zh, en = m.explain("fake_labour_litigation", {"via": "court"}, params)
+    assert "同一被告 120 天内被诉 — 件" in zh and "within 120 days;" in en
+    zh, en = m.explain("fake_labour_litigation", {"window_days": 7}, params)
+    assert "同一被告 7 天内" in zh and "within 7 days;" in en
+    zh, en = m.explain("fake_labour_litigation", {})
+    assert "同一被告 — 天内" in zh and "within — days;" in en

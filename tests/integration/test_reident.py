@@ -188,7 +188,7 @@ def test_resolve_reads_the_disclosure_from_the_jobs_bundle_wherever_it_runs(
     shutil.copytree(MODELS / lead["model"], decoy)
     toml = (decoy / "model.toml").read_text("utf-8")
     cut = re.sub(r"(?m)^\[roles\.hrss\.disclose\]\n.*\n", "", toml)
-    assert cut != toml and 'version = "1.0.0"' in cut
+    assert cut != toml and 'version = "1.1.0"' in cut
     (decoy / "model.toml").write_text(cut, "utf-8")
     assert cli(side.state, *args) == 0
     out = capsys.readouterr().out

@@ -288,6 +288,9 @@ def test_the_cap_length_is_a_parameter(tmp_path: Path) -> None:
     case = w.omission(D, paid=60_000)
     w.aid(D, case, 215_000, "2023-03-01")
     assert found(w, tmp_path, D, cap_months=24) == {(DUPLICATE, D)}
+    (lead,) = leads(w, tmp_path / "again", cap_months=24)  # the explanation names that cap
+    assert "（当地上一年度职工月平均工资×24个月）" in lead.explanation_zh
+    assert "(24 × local prior-year average monthly wage)" in lead.explanation_en
 
 
 def test_duplicate_takes_precedence_and_says_the_person_still_needs_social_aid(
