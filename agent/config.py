@@ -51,6 +51,9 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "dataset": ("format", "path", "table"),
 }  # fmt: skip
 
+# DuckDB threads per query: more than this is a typo (2**40 hangs DuckDB at start-up).
+MAX_THREADS = 256
+
 
 @dataclass(frozen=True)
 class TlsSettings:
@@ -278,7 +281,7 @@ def _engine(limits: _Reader) -> EngineLimits:
         )
     return EngineLimits(
         memory_limit=memory,
-        threads=limits.integer("threads", 2, 1),
+        threads=limits.integer("threads", 2, 1, MAX_THREADS),
         timeout_seconds=limits.number(
             "query_timeout_seconds", 600.0, unit="seconds", above_zero=True, high=_MAX_SECONDS
         ),

@@ -12,7 +12,9 @@ the same job sent again is answered from that record ("replayed" in the audit lo
 from __future__ import annotations
 
 import dataclasses
+import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from agent.admission import Gate, JobHandle
@@ -42,6 +44,20 @@ from fedscreen.errors import (
 from fedscreen.jobs import Job, Summary
 from fedscreen.tokens import TokenKeys
 
+_PARAM_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_NUMBER = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,6})?")  # never as long as an ID
+
+
+def as_asked(params: Mapping[str, str]) -> dict[str, str]:
+    """The parameters a caller sent, for the audit log before the manifest has vouched for
+    them: well-formed names only, and a value that is not a plain short number recorded as
+    such rather than copied (parameters are numbers; anything else must not land in the log)."""
+    return {
+        name: value if _NUMBER.fullmatch(value) else "<not a number>"
+        for name, value in sorted(params.items())
+        if _PARAM_NAME.fullmatch(name)
+    }
+
 
 class Screener:
     def __init__(self, settings: AgentSettings, audit: AuditLog) -> None:
@@ -65,7 +81,7 @@ class Screener:
                 "screen",
                 job_id=job.job_id,
                 caller=caller,
-                params=dict(job.params),
+                params=as_asked(job.params),
                 outcome="refused",
                 error=type(exc).__name__,
                 reason=exc.message,
@@ -95,7 +111,7 @@ class Screener:
             "campaign": job.campaign,
             "requested_by": job.requested_by,
             "candidates": {c: len(t) for c, t in sorted(job.candidates.items())},
-            "params": dict(job.params),  # as asked; _run replaces them with the resolved values
+            "params": as_asked(job.params),  # _run replaces them with the resolved values
         }
         try:
             verified = self.verify(bundle)

@@ -87,7 +87,7 @@ def test_check_with_zero_threads_is_one_line_not_a_duckdb_traceback(
     config.write_text(config.read_text("utf-8").replace("threads = 1", "threads = 0"), "utf-8")
     assert main(["check", "--config", str(config)]) == 3
     message = one_error_line(capsys.readouterr().err)
-    assert message == f"{config}: limits.threads must be at least 1, not 0"
+    assert message == f"{config}: limits.threads must be from 1 to 256, not 0"
 
 
 # --- serve: refuses to start ------------------------------------------------------------------

@@ -111,6 +111,16 @@ def test_flag_caps(rows_out: int, rows_in: int, refused: bool) -> None:
         enforce_caps(rows_out, rows_in, limits)
 
 
+def test_a_fraction_refusal_gives_the_input_size_only_to_two_significant_digits() -> None:
+    limits = DisclosureLimits(max_flag_fraction=0.1, max_flag_rows=10**6)
+    with pytest.raises(DisclosureLimit) as refused:
+        enforce_caps(200, 1234, limits)
+    assert refused.value.message == (
+        "result flags 200 of about 1200 input rows, above this agency's cap of 10.0%;"
+        " nothing was sent"
+    )
+
+
 def test_service_limits_default_to_two_jobs_and_no_interval(tmp_path: Path) -> None:
     service = load_settings(write(tmp_path, GOOD)).service
     assert (service.max_concurrent_jobs, service.min_interval_seconds) == (2, 0.0)

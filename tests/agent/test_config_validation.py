@@ -85,7 +85,8 @@ def test_unknown_keys_in_optional_sections_are_refused(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("threads = 0", "limits.threads must be at least 1, not 0"),
+        ("threads = 0", "limits.threads must be from 1 to 256, not 0"),
+        ("threads = 1099511627776", "limits.threads must be from 1 to 256, not 1099511627776"),
         ("max_flag_rows = -5", "limits.max_flag_rows must be at least 1, not -5"),
         ("max_flag_rows = 0", "limits.max_flag_rows must be at least 1, not 0"),
         ("max_concurrent_jobs = -1", "limits.max_concurrent_jobs must be at least 1, not -1"),

@@ -92,6 +92,23 @@ def test_a_refusal_before_parameters_resolve_records_them_as_asked(tmp_path: Pat
     assert "rows_in" not in entry and "rows_out" not in entry  # nothing was read
 
 
+def test_parameters_that_are_not_short_numbers_are_not_copied_into_the_log(
+    tmp_path: Path,
+) -> None:
+    screener, bundle = param_rig(tmp_path)
+    raw_id = "11010519491231002X"
+    asked = {"min_amount": raw_id, "legacy": "110105491231002", "Bad Name": "1", "window": "90"}
+    with pytest.raises(ParameterError):
+        screener.screen(bundle, Job("j-odd", "c1", asked, "t"), "coordinator")
+    [entry] = screens(screener.settings.audit_path, "j-odd")
+    assert entry["params"] == {
+        "legacy": "<not a number>",  # 15 digits: as long as a legacy ID
+        "min_amount": "<not a number>",
+        "window": "90",
+    }
+    assert raw_id not in screener.settings.audit_path.read_text("utf-8")
+
+
 def test_a_refusal_for_load_records_the_parameters_too(tmp_path: Path) -> None:
     screener, _bundle = param_rig(tmp_path, "max_concurrent_jobs = 1")
     held = screener.admit(Job("j-first", "c1", {}, "t"), "coordinator")
