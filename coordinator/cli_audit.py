@@ -254,18 +254,33 @@ def _cross_check_resolves(
             )
     # Refusals too: the coordinator records them with the agent that refused.
     known = {a["request_id"] for a in mine}
+    # Before every answer was kept, a request's row showed only its last answer: an agent of
+    # the role that refused it first (the token was not issued there) is named nowhere. Such a
+    # request is matched by its id at any agent, as it was then.
+    collapsed = {a["request_id"] for a in answers if a["legacy"]}
+    matched_by_id = 0
     for request_id, e in asked.items():
-        if request_id not in known:
-            out.missing_at_coordinator.append(
-                f"resolve request {request_id} (agent line {e['seq']}, {e.get('at', '')},"
-                f" outcome {e.get('outcome', '?')})"
-            )
+        if request_id in known:
+            continue
+        if request_id in collapsed:
+            matched_by_id += 1
+            continue
+        out.missing_at_coordinator.append(
+            f"resolve request {request_id} (agent line {e['seq']}, {e.get('at', '')},"
+            f" outcome {e.get('outcome', '?')})"
+        )
+    if matched_by_id:
+        out.notes.append(
+            f"{matched_by_id} resolve request{'' if matched_by_id == 1 else 's'} in {agent}'s log"
+            " from before every answer was kept, recorded at another agent: matched by id only"
+        )
 
 
-def _resolve_answers(registry: Path, out: CrossCheck) -> list[dict[str, str]]:
+def _resolve_answers(registry: Path, out: CrossCheck) -> list[dict[str, Any]]:
     """Every answer the coordinator recorded (request id, agent, status, message, requested
-    at), oldest first. A request with no row in resolution_answers (a registry written before
-    every answer was kept) counts its own row's answer, the only one that was kept."""
+    at, and whether it is `legacy`: the one answer a registry written before every answer was
+    kept still had, the request row's last), oldest first. A request with no row in
+    resolution_answers (such a registry, not migrated yet) counts its row's answer, legacy."""
     rows = [dict(r) for r in _rows(registry, "SELECT * FROM resolutions")]
     if rows and not {"request_id", "agent", "status"} <= set(rows[0]):
         out.notes.append("the registry's resolutions table has an unknown shape (not compared)")
@@ -274,13 +289,13 @@ def _resolve_answers(registry: Path, out: CrossCheck) -> list[dict[str, str]]:
         dict(a)
         for a in _rows(
             registry,
-            "SELECT a.request_id, a.agent, a.status, a.message, r.requested_at"
-            " FROM resolution_answers AS a LEFT JOIN resolutions AS r USING (request_id)"
-            " ORDER BY a.seq",
+            # a.*: an answers table from before the legacy marker has no such column.
+            "SELECT a.*, r.requested_at FROM resolution_answers AS a"
+            " LEFT JOIN resolutions AS r USING (request_id) ORDER BY a.seq",
         )
     ]
     seen = {a["request_id"] for a in kept}
-    kept += [r for r in rows if r["request_id"] not in seen]
+    kept += [{**r, "legacy": 1} for r in rows if r["request_id"] not in seen]
     return [
         {
             "request_id": str(a["request_id"]),
@@ -288,12 +303,13 @@ def _resolve_answers(registry: Path, out: CrossCheck) -> list[dict[str, str]]:
             "status": str(a["status"]),
             "message": str(a.get("message") or ""),
             "requested_at": str(a.get("requested_at") or "?"),
+            "legacy": bool(a.get("legacy")),
         }
         for a in kept
     ]
 
 
-def _agent_answered(answer: dict[str, str], agent: str) -> bool:
+def _agent_answered(answer: dict[str, Any], agent: str) -> bool:
     if answer["status"] not in _RESOLVE_NOT_REQUIRED:
         return True
     # Before refusals had their own status they were stored as "error" with the client's

@@ -219,31 +219,40 @@ def evaluate(
     """Precision, recall and lead counts per model and lead kind of each model's latest job
     (or --job) against synthetic truth; a model with truth but no job scores recall 0."""
     from coordinator import evaluate as ev
-    from fedscreen.manifest import load_manifest
 
     state = state_of(ctx)
     key = ev.read_secret(secret)
-    registry: Registry | None = None
+    registry = _registry(state.registry)
     chosen: dict[str, object] | None = None
     if job_id is not None:
-        registry = _registry(state.registry)
         chosen = ev.pick_job(registry, job_id, model_filter, campaign)
         assert chosen is not None  # pick_job returns a job when given an id, or raises
         model_filter = str(chosen["model"])
     files = ev.truth_files(truth, model_filter)
-    # Every truth file is read and checked against its model before any is scored.
-    truths = {m: ev.read_truth(path, load_manifest(models_dir() / m)) for m, path in files.items()}
-    registry = registry or _registry(state.registry)
-    rows: list[dict[str, object]] = []
-    notes: list[str] = []
-    for m, checked in truths.items():
-        job = chosen or ev.pick_job(registry, None, m, campaign)
+    jobs = {m: chosen or ev.pick_job(registry, None, m, campaign) for m in files}
+    for m, job in jobs.items():
         if job is None and model_filter:
             raise UsageError(f"{m} has no succeeded or partial job to score (fedscreen run {m})")
-        if job is None:
+    # Every truth file is read and checked against the model version its job ran (a model that
+    # never ran: ./models) before any is scored.
+    truths: dict[str, ev.Truth] = {}
+    notes: list[str] = []
+    for m, path in files.items():
+        job = jobs[m]
+        manifest = ev.truth_manifest(state, m, job, models_dir())
+        truths[m] = ev.read_truth(path, manifest)
+        if manifest is None:
+            notes.append(
+                f"{m}: no job, no manifest (not in {models_dir()}): its truth is checked for form"
+                " only, and all its planted cases are missed"
+            )
+        elif job is None:
             notes.append(f"{m} has no succeeded or partial job: all its planted cases are missed")
         elif job["status"] == "partial":
             notes.append(f"job {job['job_id']} of {m} was partial: {job['message']}")
+    rows: list[dict[str, object]] = []
+    for m, checked in truths.items():
+        job = jobs[m]
         name = str(job["job_id"]) if job else "none"
         for row in quality_rows(ev.score_job(registry, checked, key, m, job)):
             rows.append({"model": row.pop("model"), "job": name, **row})

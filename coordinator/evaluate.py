@@ -21,9 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coordinator.registry import LeadRow, Registry
+from coordinator.resolutions import ran_manifest
+from coordinator.state import State
 from fedscreen.errors import UsageError
 from fedscreen.identifiers import ID_KINDS, normalise
-from fedscreen.manifest import Manifest
+from fedscreen.manifest import Manifest, load_manifest
 from fedscreen.tokens import TokenKeys, reference_token
 
 TRUTH_SUFFIX = ".leads.csv"  # coordinator.synth.truth_file: truth/<model>.leads.csv
@@ -211,6 +213,23 @@ def _lead_kinds(manifest: Manifest | None) -> set[str]:
     if manifest.kind_column is None:
         return {manifest.name}  # coordinator.combine: the model's name is its only kind
     return set(manifest.explanations)
+
+
+def truth_manifest(
+    state: State, model: str, job: dict[str, object] | None, models: Path
+) -> Manifest | None:
+    """The manifest `model`'s truth is checked against: that of the signed bundle `job` ran,
+    read from the state dir as `resolve` reads it (./models may hold another version, or not
+    the model); only a model with no job falls back to models/<model>, and None when that is
+    not there either."""
+    if job is not None:
+        return ran_manifest(
+            state, str(job["job_id"]), model, str(job["version"]), str(job["digest"]),
+            str(job["started_at"]), during=f"the truth of {model}",
+        )  # fmt: skip
+    if not (models / model / "model.toml").is_file():
+        return None
+    return load_manifest(models / model)
 
 
 # --- jobs -----------------------------------------------------------------------------------

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS resolutions (
 CREATE INDEX IF NOT EXISTS resolutions_lead ON resolutions (lead_id);
 CREATE TABLE IF NOT EXISTS resolution_answers (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, request_id TEXT NOT NULL, agent TEXT NOT NULL,
-    answered_at TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL, rows INTEGER NOT NULL
+    answered_at TEXT NOT NULL, status TEXT NOT NULL, message TEXT NOT NULL, rows INTEGER NOT NULL,
+    legacy INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS resolution_answers_request ON resolution_answers (request_id);
 CREATE TRIGGER IF NOT EXISTS resolution_answers_kept BEFORE UPDATE ON resolution_answers
@@ -138,11 +139,14 @@ class Resolutions:
         self.path = path
         with self._conn() as con:
             con.executescript(SCHEMA)
-            # Registries written before every answer was kept: each request's one answer.
+            _add_legacy_column(con)
+            # Registries written before every answer was kept: each request's one answer,
+            # marked as copied — the row kept only the last, so answers by other agents of the
+            # role (a refusal before another agency resolved it) are lost.
             con.execute(
                 "INSERT INTO resolution_answers (request_id, agent, answered_at, status, message,"
-                " rows) SELECT request_id, agent, COALESCE(answered_at, requested_at), status,"
-                " COALESCE(message, ''), json_array_length(COALESCE(fields, '[]'))"
+                " rows, legacy) SELECT request_id, agent, COALESCE(answered_at, requested_at),"
+                " status, COALESCE(message, ''), json_array_length(COALESCE(fields, '[]')), 1"
                 " FROM resolutions WHERE request_id NOT IN"
                 " (SELECT request_id FROM resolution_answers) ORDER BY requested_at"
             )
@@ -208,6 +212,19 @@ def _read(con: sqlite3.Connection, where: str, args: tuple[str, ...]) -> list[Re
         for a in found:
             history.setdefault(a[0], []).append(Answered(*a[1:]))
     return [_row(r, history.get(r[0])) for r in rows]
+
+
+def _add_legacy_column(con: sqlite3.Connection) -> None:
+    """The copied-answer marker, on an answers table created before it existed (a schema
+    change, not a changed answer: the rows stay as they were, unmarked)."""
+    columns = {c[1] for c in con.execute("PRAGMA table_info(resolution_answers)")}
+    if "legacy" in columns:
+        return
+    try:
+        con.execute("ALTER TABLE resolution_answers ADD COLUMN legacy INTEGER NOT NULL DEFAULT 0")
+    except sqlite3.OperationalError as exc:  # another process added it meanwhile
+        if "duplicate column" not in str(exc):
+            raise
 
 
 def _has_table(con: sqlite3.Connection, name: str) -> bool:
@@ -330,35 +347,50 @@ def _load_lead(registry: Path, lead_id: str) -> LeadContext:
 
 
 def job_manifest(state: State, lead: LeadContext) -> Manifest:
-    """The manifest of the signed bundle the lead's job ran: it says what may be disclosed.
+    """The manifest of the signed bundle the lead's job ran: it says what may be disclosed."""
+    return ran_manifest(
+        state, lead.job_id, lead.model, lead.version, lead.job_digest, lead.job_started,
+        during=f"lead {lead.lead_id}",
+    )  # fmt: skip
+
+
+def ran_manifest(
+    state: State,
+    job_id: str,
+    model: str,
+    version: str,
+    digest: str,
+    started: str,
+    *,
+    during: str,
+) -> Manifest:
+    """The manifest of the signed bundle job `job_id` ran (the job row's model, version,
+    digest and started_at); `during` names what needs it in the error when it is not kept.
 
     Read from the state dir — the job's own copy, else the signed bundle of that model version
     if it is the same signing — and verified with the coordinator's key as of the job's start
     (it may have expired since), never from a models/ folder where the command happens to run,
     which may hold another version or none."""
-    kept = [
-        job_bundle_file(state, lead.job_id),
-        state.bundles / bundle_filename(lead.model, lead.version),
-    ]
+    kept = [job_bundle_file(state, job_id), state.bundles / bundle_filename(model, version)]
     trusted = keys.load_trusted([state.signing_pub])
-    started = datetime.fromisoformat(lead.job_started)
+    at = datetime.fromisoformat(started)
     others = []
     for path in kept:
         if not path.is_file():
             continue
         data = path.read_bytes()
         try:
-            if bundle_digest(data) != lead.job_digest:
+            if bundle_digest(data) != digest:
                 others.append(str(path))
                 continue
-            return verify_bundle(data, trusted, now=started).manifest
+            return verify_bundle(data, trusted, now=at).manifest
         except BundleError as exc:  # the same class (exit code), naming the file
             raise type(exc)(f"{path}: {exc.message}") from None
     other = f"; {' and '.join(others)} is another signing" if others else ""
     raise ConfigError(
-        f"lead {lead.lead_id}: the signed bundle job {lead.job_id} ran is not in the state dir"
+        f"{during}: the signed bundle job {job_id} ran is not in the state dir"
         f" (looked for {kept[0]} and {kept[1]}{other}); put the bundle with digest"
-        f" {lead.job_digest[:16]}… at {kept[0]}"
+        f" {digest[:16]}… at {kept[0]}"
     )
 
 

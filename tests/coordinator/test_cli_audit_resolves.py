@@ -119,3 +119,90 @@ def test_a_legacy_registry_counts_its_stored_refusals(tmp_path: Path) -> None:
     check = cross_check(state, "a1", [])
     assert names(check.missing_on_agent) == ["resolve request r-refused"]
     assert state.registry.read_bytes() == before
+
+
+# --- registries written when a request's row kept only its last answer ---------------------
+def legacy_row(state: State, request_id: str, agent: str, status: str) -> None:
+    """A request as the code before resolution_answers stored it: one row naming the agent of
+    its last answer (a1's refusal, replaced when a2 resolved it, names a2 only)."""
+    with sqlite3.connect(state.registry) as con:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS resolutions (request_id TEXT PRIMARY KEY, lead_id TEXT,"
+            ' agent TEXT, "column" TEXT, case_ref TEXT, reason TEXT, analyst TEXT,'
+            " requested_at TEXT, status TEXT, answered_at TEXT, fields TEXT, message TEXT,"
+            " request BLOB, signature BLOB)"
+        )
+        con.execute(
+            "INSERT INTO resolutions (request_id, lead_id, agent, requested_at, status, message)"
+            " VALUES (?, 'L1', ?, '2025-04-02', ?, '')",
+            (request_id, agent, status),
+        )
+    con.close()
+
+
+MATCHED_BY_ID = (
+    "1 resolve request in a1's log from before every answer was kept, recorded at another"
+    " agent: matched by id only"
+)
+
+
+def test_a_legacy_request_another_agent_answered_is_known_at_any_agent(tmp_path: Path) -> None:
+    state = State(tmp_path)
+    legacy_row(state, "r-two", "a2", "resolved")
+    for migrated in (False, True):  # read as it is, then after Resolutions copied the row
+        if migrated:
+            Resolutions(state.registry)
+        check = cross_check(state, "a1", [resolve(1, "r-two", "refused")])
+        assert (check.ok, check.missing_at_coordinator) == (True, [])
+        assert check.notes == [MATCHED_BY_ID]
+        # The agent the row names still must have logged it; an unknown request is missing.
+        assert names(cross_check(state, "a2", []).missing_on_agent) == ["resolve request r-two"]
+        check = cross_check(state, "a1", [resolve(1, "r-two", "refused"), resolve(2, "r-x", "ok")])
+        assert names(check.missing_at_coordinator) == ["resolve request r-x"]
+
+
+def test_a_legacy_request_answered_again_since_is_still_known_at_any_agent(
+    tmp_path: Path,
+) -> None:
+    """Pending at a2 in the old registry (a1 had refused it), approved after the migration:
+    a1's refusal was lost before the answers were kept, whatever came after."""
+    state = State(tmp_path)
+    legacy_row(state, "r-p", "a2", "pending_approval")
+    record(state, "r-p", ("a2", "resolved", ""))  # migrates, then appends the approval
+    check = cross_check(state, "a1", [resolve(1, "r-p", "refused")])
+    assert (check.ok, check.notes) == (True, [MATCHED_BY_ID])
+
+
+def test_requests_answered_since_answers_were_kept_are_matched_per_agent(
+    tmp_path: Path,
+) -> None:
+    state = State(tmp_path)
+    legacy_row(state, "r-old", "a2", "resolved")
+    record(state, "r-new", ("a2", "resolved", ""))  # in a migrated registry, but not copied
+    check = cross_check(state, "a1", [resolve(1, "r-old", "refused"), resolve(2, "r-new", "ok")])
+    assert names(check.missing_at_coordinator) == ["resolve request r-new"]
+
+
+def test_answers_kept_before_the_legacy_marker_existed_are_compared_per_agent(
+    tmp_path: Path,
+) -> None:
+    """An answers table from before the marker: verify reads it as it is, changing nothing."""
+    state = State(tmp_path)
+    record(state, "r-two", ("a1", "refused", REFUSED), ("a2", "resolved", ""))
+    with sqlite3.connect(state.registry) as con:
+        con.executescript(
+            "CREATE TABLE old AS SELECT seq, request_id, agent, answered_at, status, message,"
+            " rows FROM resolution_answers; DROP TABLE resolution_answers;"
+            " ALTER TABLE old RENAME TO resolution_answers;"
+        )
+    con.close()
+    before = state.registry.read_bytes()
+    assert cross_check(state, "a1", [resolve(1, "r-two", "refused")]).ok
+    assert names(cross_check(state, "a3", [resolve(1, "r-two", "ok")]).missing_at_coordinator) == [
+        "resolve request r-two"
+    ]
+    assert state.registry.read_bytes() == before
+    Resolutions(state.registry)  # adds the marker; the answers kept stay unmarked
+    assert names(cross_check(state, "a3", [resolve(1, "r-two", "ok")]).missing_at_coordinator) == [
+        "resolve request r-two"
+    ]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from tests.coordinator.test_evaluate import (
     LABOUR,
     SECRET,
     aid,
+    bumped,
     labour,
     run_job,
     truth_csv,
@@ -41,6 +44,15 @@ def state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
 @pytest.fixture()
 def registry(state: Path) -> Registry:
     return Registry(State(state).registry)
+
+
+Ran = Callable[..., None]
+
+
+@pytest.fixture()
+def ran(state: Path, registry: Registry) -> Ran:
+    """run_job, keeping the signed bundle each job ran in the state dir, as `run` does."""
+    return functools.partial(run_job, registry, signed_by=State(state))
 
 
 @pytest.fixture()
@@ -87,13 +99,13 @@ def snapshot(root: Path) -> dict[str, bytes]:
 # --- 1. models come from the truth ------------------------------------------------------------
 def test_a_model_whose_job_found_nothing_shows_recall_zero(
     state: Path,
-    registry: Registry,
+    ran: Ran,
     out: Path,
     secret: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    run_job(registry, "j-aid", AID, [], at=1)
-    run_job(registry, "j-lab", LABOUR, [labour(1), labour(7)], at=2)
+    ran("j-aid", AID, [], at=1)
+    ran("j-lab", LABOUR, [labour(1), labour(7)], at=2)
     assert fs_eval(state, "--truth", str(out), "--secret", str(secret)) == 0
     stdout = capsys.readouterr().out
     assert table(stdout) == [
@@ -113,9 +125,9 @@ def test_a_model_whose_job_found_nothing_shows_recall_zero(
 
 
 def test_a_named_model_that_never_ran_is_refused(
-    state: Path, registry: Registry, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_job(registry, "j-aid", AID, [], at=1)
+    ran("j-aid", AID, [], at=1)
     assert fs_eval(state, "--truth", str(out), "--secret", str(secret), "--model", ESCROW) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -125,9 +137,9 @@ def test_a_named_model_that_never_ran_is_refused(
 
 
 def test_a_partial_job_is_scored_with_a_note(
-    state: Path, registry: Registry, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_job(registry, "j-lab", LABOUR, [labour(2)], at=1, status="partial")
+    ran("j-lab", LABOUR, [labour(2)], at=1, status="partial")
     args = ("--truth", str(out), "--secret", str(secret), "--model", LABOUR)
     assert fs_eval(state, *args) == 0
     stdout = capsys.readouterr().out
@@ -193,13 +205,13 @@ BAD_INPUT = {
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     tmp_path: Path,
     state: Path,
-    registry: Registry,
+    ran: Ran,
     out: Path,
     secret: Path,
     capsys: pytest.CaptureFixture[str],
     case: str,
 ) -> None:
-    run_job(registry, "j-aid", AID, [aid("omission", 1)], at=1)
+    ran("j-aid", AID, [aid("omission", 1)], at=1)
     secret_spec, truth_spec, message = BAD_INPUT[case]
     if secret_spec == "DIR":
         secret = tmp_path
@@ -229,10 +241,10 @@ def test_no_registry_is_refused_not_created(
 
 # --- 4. the job scored ------------------------------------------------------------------------
 def test_the_newest_job_is_scored_unless_another_is_named(
-    state: Path, registry: Registry, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_job(registry, "j-old-000001", AID, [aid("omission", 1), aid("omission", 8)], at=1)
-    run_job(registry, "j-new-000002", AID, [aid("omission", 1), aid("transfer", 3)], at=2)
+    ran("j-old-000001", AID, [aid("omission", 1), aid("omission", 8)], at=1)
+    ran("j-new-000002", AID, [aid("omission", 1), aid("transfer", 3)], at=2)
     base = ("--truth", str(out), "--secret", str(secret))
     expected = [
         (AID, "j-new-000002", "omission", "1", "2", "1", "1.000", "0.500"),
@@ -256,10 +268,10 @@ def test_the_newest_job_is_scored_unless_another_is_named(
 
 
 def test_campaign_picks_the_newest_job_of_that_campaign(
-    state: Path, registry: Registry, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    run_job(registry, "j-main", AID, [aid("omission", 1)], at=1)
-    run_job(registry, "j-trial", AID, [aid("omission", 1), aid("omission", 2)], at=2, campaign="t")
+    ran("j-main", AID, [aid("omission", 1)], at=1)
+    ran("j-trial", AID, [aid("omission", 1), aid("omission", 2)], at=2, campaign="t")
     base = ("--truth", str(out), "--secret", str(secret), "--model", AID)
     assert fs_eval(state, *base, "--campaign", AID) == 0
     assert table(capsys.readouterr().out)[0] == (
@@ -269,3 +281,69 @@ def test_campaign_picks_the_newest_job_of_that_campaign(
     assert table(capsys.readouterr().out)[0] == (
         AID, "j-trial", "omission", "2", "2", "2", "1.000", "1.000"
     )  # fmt: skip
+
+
+# --- 5. the truth is checked against the model version the job ran ---------------------------
+def test_an_old_job_is_checked_against_its_bundle_not_the_bumped_models_folder(
+    tmp_path: Path,
+    state: Path,
+    ran: Ran,
+    out: Path,
+    secret: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran("j-aid-000001", AID, [aid("transfer", 3)], at=1)  # ran the shipped 1.1.0
+    monkeypatch.chdir(tmp_path)
+    bumped(tmp_path / "models")  # ./models: 2.0.0, which has no kind `transfer`
+    base = ("--truth", str(out), "--secret", str(secret))
+    expected = [
+        (AID, "j-aid-000001", "omission", "0", "2", "0", "0.000", "0.000"),
+        (AID, "j-aid-000001", "transfer", "1", "1", "1", "1.000", "1.000"),
+    ]
+    for chosen in (("--job", "j-aid-000001"), ("--model", AID)):
+        assert fs_eval(state, *base, *chosen) == 0
+        assert table(capsys.readouterr().out) == expected
+
+
+def test_a_model_not_in_models_is_checked_against_its_job_and_one_with_neither_is_noted(
+    tmp_path: Path,
+    state: Path,
+    ran: Ran,
+    out: Path,
+    secret: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ran("j-lab", LABOUR, [labour(1)], at=1)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "models").mkdir()  # ./models holds none of the three
+    assert fs_eval(state, "--truth", str(out), "--secret", str(secret)) == 0
+    stdout = capsys.readouterr().out
+    assert table(stdout) == [
+        (LABOUR, "j-lab", LABOUR, "1", "2", "1", "1.000", "0.500"),
+        (AID, "none", "omission", "0", "2", "0", "0.000", "0.000"),
+        (AID, "none", "transfer", "0", "1", "0", "0.000", "0.000"),
+        (ESCROW, "none", ESCROW, "0", "1", "0", "0.000", "0.000"),
+    ]
+    assert notes(stdout) == [
+        f"note: {m}: no job, no manifest (not in models): its truth is checked for form only,"
+        " and all its planted cases are missed"
+        for m in (AID, ESCROW)
+    ]
+
+
+def test_a_job_whose_bundle_is_gone_is_refused_before_anything_is_scored(
+    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ran("j-aid", AID, [], at=1)
+    ran("j-lab", LABOUR, [labour(1)], at=2)
+    kept = State(state).root / "jobs" / "j-lab.fsb"
+    kept.unlink()
+    assert fs_eval(state, "--truth", str(out), "--secret", str(secret)) == 3
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(
+        f"error: the truth of {LABOUR}: the signed bundle job j-lab ran is not in the state dir"
+        f" (looked for {kept} and "
+    )

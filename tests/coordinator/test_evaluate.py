@@ -3,8 +3,10 @@ job is scored on the leads it found, and a model that found nothing scores recal
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -19,9 +21,14 @@ from coordinator.evaluate import (
     read_truth,
     score_job,
     truth_files,
+    truth_manifest,
 )
 from coordinator.registry import Registry
-from fedscreen.errors import UsageError
+from coordinator.run import job_bundle_file
+from coordinator.state import State, init_state
+from fedscreen import keys
+from fedscreen.bundle import bundle_digest, bundle_filename, sign_bundle
+from fedscreen.errors import ConfigError, UsageError
 from fedscreen.identifiers import person_check_char
 from fedscreen.manifest import Manifest, load_manifest
 from fedscreen.tokens import TokenKeys, reference_token
@@ -67,6 +74,20 @@ def truth_csv(path: Path, *cases: tuple[str, Key]) -> Path:
     return write(path, "\n".join([header, *rows]) + "\n")
 
 
+SIGNED_AT = datetime(2024, 12, 31, tzinfo=UTC)  # run_job's jobs start on 2025-01-<at>
+
+
+def keep_bundle(state: State, job_id: str, folder: Path) -> tuple[str, str]:
+    """Sign the model `folder` with the coordinator's key and keep it as job `job_id`'s bundle,
+    as `run` does; returns the version and digest the job row records."""
+    key = keys.load_private(state.signing_key)
+    data = sign_bundle(
+        folder, key, state.signer_name(), now=SIGNED_AT, valid_for=timedelta(days=60)
+    )
+    write(job_bundle_file(state, job_id), data)
+    return load_manifest(folder).version, bundle_digest(data)
+
+
 def run_job(
     registry: Registry,
     job_id: str,
@@ -76,17 +97,24 @@ def run_job(
     at: int,
     campaign: str | None = None,
     status: str = "succeeded",
+    signed_by: State | None = None,
+    folder: Path | None = None,
 ) -> None:
-    """A job of `model` that found `found` (tokenised as agents would), finished on day `at`."""
+    """A job of `model` that found `found` (tokenised as agents would), finished on day `at`;
+    given `signed_by`, the bundle it ran (signed from `folder`, by default the shipped model)
+    is kept in that state dir."""
     campaign = campaign or model
-    keys = TokenKeys.derive(SECRET, model, campaign)
-    registry.start_job(job_id, model, "1", "digest", campaign, {}, ("题", "title"))
+    version, digest = "1", "digest"
+    if signed_by is not None:
+        version, digest = keep_bundle(signed_by, job_id, folder or MODELS / model)
+    token_keys = TokenKeys.derive(SECRET, model, campaign)
+    registry.start_job(job_id, model, version, digest, campaign, {}, ("题", "title"))
     leads = []
     for kind, key in found:
-        tokens = {n: str(reference_token(keys, k, v)) for n, (k, v) in key.items()}
+        tokens = {n: str(reference_token(token_keys, k, v)) for n, (k, v) in key.items()}
         leads.append(Lead(lead_id(model, campaign, kind, tokens), tokens, {}, None, kind))
     if status in ("succeeded", "partial"):
-        registry.record_leads(job_id, model, "1", campaign, leads)
+        registry.record_leads(job_id, model, version, campaign, leads)
     registry.finish_job(job_id, status, "2 of 3 agents answered", leads=len(leads))
     stamp = f"2025-01-{at:02d}T00:00:00+00:00"  # a distinct, ordered time per job
     with closing(sqlite3.connect(registry.path)) as con, con:
@@ -317,4 +345,60 @@ def test_a_resumed_job_whose_attempts_found_different_leads_is_refused(registry:
     assert caught.value.message == (
         "job j1 recorded 1 leads but 2 name it as their last job (it was resumed); the registry"
         " cannot tell which of them its last attempt found"
+    )
+
+
+# --- the manifest the truth is checked against ----------------------------------------------
+def bumped(models: Path) -> Path:
+    """models/AID at 2.0.0, its kind `transfer` renamed `referral`: AID's truth no longer fits."""
+    folder = models / AID
+    shutil.copytree(MODELS / AID, folder)
+    toml = (folder / "model.toml").read_text(encoding="utf-8")
+    toml = toml.replace('version = "1.1.0"', 'version = "2.0.0"', 1)
+    (folder / "model.toml").write_text(
+        toml.replace("[explanations.transfer]", "[explanations.referral]", 1), encoding="utf-8"
+    )
+    return folder
+
+
+@pytest.fixture()
+def state(tmp_path: Path) -> State:
+    return init_state(tmp_path / "coordinator", "test")
+
+
+def test_the_truth_is_checked_against_the_version_its_job_ran(tmp_path: Path, state: State) -> None:
+    models = tmp_path / "models"
+    assert load_manifest(bumped(models)).version == "2.0.0"
+    registry = Registry(state.registry)
+    run_job(registry, "j1", AID, [], at=1, signed_by=state)
+    job = pick_job(registry, "j1", AID)
+    ran = truth_manifest(state, AID, job, models)
+    assert ran is not None and ran.version == manifest(AID).version == "1.1.0"
+    truth = truth_csv(tmp_path / "t.csv", aid("omission", 1), aid("transfer", 3))
+    assert len(read_truth(truth, ran).rows) == 2
+    with pytest.raises(UsageError, match="'transfer' is not a lead kind"):
+        read_truth(truth, load_manifest(models / AID))
+
+
+def test_a_model_that_never_ran_is_checked_against_models_if_it_is_there(
+    tmp_path: Path, state: State
+) -> None:
+    bumped(tmp_path / "models")
+    found = truth_manifest(state, AID, None, tmp_path / "models")
+    assert found is not None and found.version == "2.0.0"
+    assert truth_manifest(state, LABOUR, None, tmp_path / "models") is None
+
+
+def test_a_job_whose_bundle_is_not_kept_is_refused_naming_where_to_put_it(
+    state: State, tmp_path: Path
+) -> None:
+    registry = Registry(state.registry)
+    run_job(registry, "j1", AID, [], at=1)  # digest "digest": no such bundle anywhere
+    kept = job_bundle_file(state, "j1")
+    with pytest.raises(ConfigError) as err:
+        truth_manifest(state, AID, pick_job(registry, "j1", AID), MODELS)
+    assert err.value.message == (
+        f"the truth of {AID}: the signed bundle job j1 ran is not in the state dir (looked for"
+        f" {kept} and {state.bundles / bundle_filename(AID, '1')}); put the bundle with digest"
+        f" digest… at {kept}"
     )
