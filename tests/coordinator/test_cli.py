@@ -19,12 +19,6 @@ MODEL = ROOT / "models" / "fake_labour_litigation"
 ROLES = ("court", "hrss", "market_regulation", "social_security")
 
 
-@pytest.fixture(autouse=True)
-def _no_state_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    # click reads FEDSCREEN_STATE from os.environ too; tests pass it explicitly or not at all.
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
-
-
 def fs(state: Path, *args: str) -> int:
     """`fedscreen --state STATE ARGS…`, in-process."""
     return main(["--state", str(state), *args])

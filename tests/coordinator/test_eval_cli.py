@@ -28,19 +28,6 @@ ESCROW = "wage_decision_escrow"
 COLUMNS = ("model", "job", "kind", "leads", "planted", "true", "precision", "recall")
 
 
-@pytest.fixture(autouse=True)
-def _no_state_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
-
-
-@pytest.fixture()
-def state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "state"
-    assert main(["init", str(root), "--name", "测试检察院"]) == 0
-    capsys.readouterr()
-    return root
-
-
 @pytest.fixture()
 def registry(state: Path) -> Registry:
     return Registry(State(state).registry)

@@ -32,8 +32,7 @@ A, B, C, D, E = LEADS
 
 
 @pytest.fixture(autouse=True)
-def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
+def _analyst(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FEDSCREEN_ANALYST", "值班检察官")
 
 

@@ -9,25 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from coordinator.cli import main
 from fedscreen import keys as signing_keys
 from fedscreen.bundle import bundle_digest, sign_bundle
 from tests.coordinator.test_cli import MODEL, fs, one_error_line
 
 BUNDLE = "fake_labour_litigation-1.1.0.fsb"
-
-
-@pytest.fixture(autouse=True)
-def _no_state_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
-
-
-@pytest.fixture()
-def state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "state"
-    assert main(["init", str(root), "--name", "测试检察院"]) == 0
-    capsys.readouterr()
-    return root
 
 
 @pytest.fixture()

@@ -22,11 +22,6 @@ ROLES = ("court", "hrss", "market_regulation", "social_security")
 JUNK = b"junk\n"  # what `echo junk > STATE/registry.sqlite` leaves
 
 
-@pytest.fixture(autouse=True)
-def _no_state_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
-
-
 def dead_address() -> str:
     """A loopback port nobody listens on: bound by us, then closed at once."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:

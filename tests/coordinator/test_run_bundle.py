@@ -19,11 +19,6 @@ NAME = "fake_labour_litigation"
 BUNDLE = f"{NAME}-1.1.0.fsb"
 
 
-@pytest.fixture(autouse=True)
-def _no_state_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
-
-
 @pytest.fixture()
 def state(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]

@@ -18,7 +18,6 @@ from coordinator.state import State
 
 @pytest.fixture()
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> State:
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
     (tmp_path / "coordinator.toml").write_text('name = "t"\n', encoding="utf-8")
     return State(tmp_path)
 

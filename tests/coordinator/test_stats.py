@@ -142,7 +142,6 @@ def test_stats_from_a_crafted_registry(tmp_path: Path) -> None:
 def test_models_stats_command_prints_the_numbers(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
     state = tmp_path / "state"
     assert main(["init", str(state)]) == 0
     crafted_registry(state)
@@ -170,7 +169,6 @@ def test_models_stats_command_prints_the_numbers(
 def test_models_stats_without_leads_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
     state = tmp_path / "state"
     assert main(["init", str(state)]) == 0
     capsys.readouterr()
@@ -218,7 +216,6 @@ def test_a_newer_version_refinding_a_lead_leaves_the_older_versions_precision(
 def test_models_stats_command_counts_a_refound_lead_for_both_versions(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("FEDSCREEN_STATE", raising=False)
     state = tmp_path / "state"
     assert main(["init", str(state)]) == 0
     refound_registry(state)
