@@ -46,14 +46,6 @@ def dead_address() -> str:
     return f"127.0.0.1:{port}"
 
 
-@pytest.fixture()
-def state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
-    root = tmp_path / "state"
-    assert main(["init", str(root), "--name", "测试检察院"]) == 0
-    capsys.readouterr()
-    return root
-
-
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, Path]]:
     """(state dir, signed bundle) shared by the read-only model tests."""
