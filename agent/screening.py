@@ -38,8 +38,6 @@ from fedscreen.errors import (
     ManifestError,
     QueryTimeout,
     WrongRole,
-    attach_counts,
-    row_counts,
 )
 from fedscreen.jobs import Job, Summary
 from fedscreen.tokens import TokenKeys
@@ -137,7 +135,7 @@ class Screener:
             self.records.purge(now)
         except FedscreenError as exc:
             stopped = exc.outcome if isinstance(exc, JobCancelled) else "refused"
-            record.update(row_counts(exc).fields())
+            record.update(exc.counts())
             record.update(outcome=stopped, error=type(exc).__name__, reason=exc.message)
             self.audit.append("screen", **record)
             raise
@@ -214,7 +212,7 @@ class Screener:
         try:
             enforce_caps(table.num_rows, result.rows_in, self.settings.disclosure)
         except DisclosureLimit as exc:
-            attach_counts(exc, rows_in=result.rows_in, rows_out=table.num_rows)
+            exc.count(rows_in=result.rows_in, rows_out=table.num_rows)
             raise
         summary = Summary(
             job_id=job.job_id,

@@ -35,7 +35,6 @@ from fedscreen.errors import (
     QueryFailed,
     QueryTimeout,
     SchemaMismatch,
-    attach_counts,
 )
 from fedscreen.manifest import Output, Role
 from fedscreen.sqlcheck import check_sql, datasets_read, named_parameters
@@ -278,12 +277,12 @@ class Engine:
                 try:
                     _enforce_outputs(self._con, role.outputs)
                 except OutputRefused as exc:
-                    attach_counts(exc, rows_in=rows_in, rows_out=_result_rows(self._con))
+                    exc.count(rows_in=rows_in, rows_out=_result_rows(self._con))
                     raise
                 table, invalid = tokenise_result(self._con, role.outputs, keys)
                 deadline.check()
         except FedscreenError as exc:
-            attach_counts(exc, rows_in=counted)  # for the audit log; keeps counts already set
+            exc.count(rows_in=counted)  # for the audit log; keeps counts already set
             raise
         finally:
             self._drop_temp()

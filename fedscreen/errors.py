@@ -12,6 +12,10 @@ class FedscreenError(Exception):
 
     exit_code = 1
     grpc_status = "INTERNAL"
+    # The input and output rows of a refused job, where the refusal knew them: for the
+    # agency's audit log (agent.screening); the wire carries only the message.
+    rows_in: int | None = None
+    rows_out: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message.replace("\n", " "))
@@ -19,6 +23,19 @@ class FedscreenError(Exception):
     @property
     def message(self) -> str:
         return str(self.args[0])
+
+    def count(self, *, rows_in: int | None = None, rows_out: int | None = None) -> None:
+        """Record the row counts known where the error passes; counts recorded closer to the
+        data (earlier) are kept."""
+        if self.rows_in is None:
+            self.rows_in = rows_in
+        if self.rows_out is None:
+            self.rows_out = rows_out
+
+    def counts(self) -> dict[str, int]:
+        """The known counts, as audit-log fields."""
+        known = {"rows_in": self.rows_in, "rows_out": self.rows_out}
+        return {k: v for k, v in known.items() if v is not None}
 
 
 # --- configuration and input -------------------------------------------------------------
@@ -271,41 +288,6 @@ class RateLimited(ResolveError):
 
 class ResolveRefused(ResolveError):
     """The agent refused for another reason (its message says which)."""
-
-
-# --- row counts a refusal knew (agent.screening writes them to the agency's audit log) -----
-_ROW_COUNTS = "_fedscreen_row_counts"
-
-
-class RowCounts:
-    """Input and output rows of a refused job, where the refusal knew them (None if not).
-    They stay in the agency's audit log: the wire carries only the error's message."""
-
-    def __init__(self, rows_in: int | None = None, rows_out: int | None = None) -> None:
-        self.rows_in, self.rows_out = rows_in, rows_out
-
-    def fields(self) -> dict[str, int]:
-        known = {"rows_in": self.rows_in, "rows_out": self.rows_out}
-        return {k: v for k, v in known.items() if v is not None}
-
-
-def attach_counts(
-    exc: FedscreenError, *, rows_in: int | None = None, rows_out: int | None = None
-) -> None:
-    """Record on `exc` the counts known where it was raised; a count already recorded (by a
-    raiser closer to the data) is kept."""
-    old = row_counts(exc)
-    counts = RowCounts(
-        old.rows_in if old.rows_in is not None else rows_in,
-        old.rows_out if old.rows_out is not None else rows_out,
-    )
-    setattr(exc, _ROW_COUNTS, counts)
-
-
-def row_counts(exc: BaseException) -> RowCounts:
-    """The counts attached to `exc` (both None if none were)."""
-    counts = getattr(exc, _ROW_COUNTS, None)
-    return counts if isinstance(counts, RowCounts) else RowCounts()
 
 
 # --- signing model folders (fedscreen.bundle.signed_bundle) --------------------------------

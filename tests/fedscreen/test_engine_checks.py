@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from fedscreen.engine import Engine, SourceSpec
-from fedscreen.errors import ForbiddenSQL, OutputRefused, QueryFailed, SchemaMismatch, row_counts
+from fedscreen.errors import ForbiddenSQL, OutputRefused, QueryFailed, SchemaMismatch
 from fedscreen.manifest import Output
 from fedscreen.sqlcheck import datasets_read
 from tests.fedscreen.test_engine import KEYS, PERSON, labour_cases, role
@@ -103,19 +103,18 @@ def test_a_refused_output_carries_the_rows_read_and_produced(engine: Engine) -> 
     sql = "SELECT plaintiff_id AS plaintiff, 1 AS extra FROM labour_cases WHERE filed_on < $d"
     with pytest.raises(OutputRefused) as err:
         engine.run(role(PERSON), sql.replace("$d", "DATE '2024-01-10'"), {}, KEYS)
-    counts = row_counts(err.value)
-    assert (counts.rows_in, counts.rows_out) == (3, 2)
-    assert counts.fields() == {"rows_in": 3, "rows_out": 2}
+    assert (err.value.rows_in, err.value.rows_out) == (3, 2)
+    assert err.value.counts() == {"rows_in": 3, "rows_out": 2}
 
 
 def test_a_failed_query_carries_rows_in_only(engine: Engine) -> None:
     sql = "SELECT CAST(cause AS INTEGER) > 0 AS flag FROM labour_cases"
     with pytest.raises(QueryFailed) as err:
         engine.run(role(Output("flag", "bool")), sql, {}, KEYS)
-    assert row_counts(err.value).fields() == {"rows_in": 3}
+    assert err.value.counts() == {"rows_in": 3}
 
 
 def test_a_refusal_before_the_count_carries_no_counts(engine: Engine) -> None:
     with pytest.raises(ForbiddenSQL) as err:
         engine.run(role(PERSON), "SELECT * FROM read_csv('/etc/passwd')", {}, KEYS)
-    assert row_counts(err.value).fields() == {}
+    assert err.value.counts() == {}
