@@ -40,9 +40,9 @@ from fedscreen.errors import (
     WrongRole,
 )
 from fedscreen.jobs import Job, Summary
+from fedscreen.manifest import NAME
 from fedscreen.tokens import TokenKeys
 
-_PARAM_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _NUMBER = re.compile(r"-?[0-9]{1,9}(\.[0-9]{1,6})?")  # never as long as an ID
 
 
@@ -53,7 +53,7 @@ def as_asked(params: Mapping[str, str]) -> dict[str, str]:
     return {
         name: value if _NUMBER.fullmatch(value) else "<not a number>"
         for name, value in sorted(params.items())
-        if _PARAM_NAME.fullmatch(name)
+        if NAME.fullmatch(name)
     }
 
 

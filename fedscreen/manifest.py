@@ -21,7 +21,7 @@ from fedscreen.identifiers import ID_KINDS
 SCALAR_OUTPUTS = ("bool", "region")
 LANGUAGES = ("zh", "en")  # of titles, rationale and explanations; Chinese first
 _YES_NO = {"zh": ("是", "否"), "en": ("yes", "no")}
-_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")  # model, role and parameter names
 
 
 @dataclass(frozen=True)
@@ -371,7 +371,7 @@ def _check_disclose(roles: list[Role], source: str, lead_key: list[str]) -> None
 
 
 def _output(name: str, spec: Any, where: str) -> Output:
-    if not _NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         raise ManifestError(f"{where}: output name {name!r} must be lower_snake_case")
     if isinstance(spec, list):
         if not spec or not all(isinstance(v, str) and v for v in spec):
@@ -401,7 +401,7 @@ def _role(roles: _Table, name: str) -> Role:
 
 
 def _parameter(params: _Table, name: str) -> Parameter:
-    if not _NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         raise ManifestError(f"{params.source}: parameter name {name!r} must be lower_snake_case")
     spec = params.table(name).only(_PARAMETER_KEYS)
     default, lo, hi = (spec.number(k) for k in ("default", "min", "max"))
@@ -477,7 +477,7 @@ def parse_manifest(text: str, source: str = "model.toml") -> Manifest:
         raise ManifestError(f"{source}: not valid TOML ({exc})") from None
     top = _Table(source, "", doc).only(_TOP_KEYS)
     name = top.string("name")
-    if not _NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         raise ManifestError(f"{source}: name {name!r} must be lower_snake_case")
     version = top.string("version")
     if not _VERSION.fullmatch(version):
