@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from fedscreen import dictionary
 from fedscreen.engine import EngineLimits, SourceSpec
 from fedscreen.errors import ConfigError
+from fedscreen.tokens import MIN_SECRET_BYTES
 
 T = TypeVar("T")
 _FORMATS = ("parquet", "csv", "duckdb")
@@ -380,10 +381,10 @@ def read_secret(settings: AgentSettings) -> bytes:
             f"{settings.source}: trust.token_secret_file {settings.token_secret_file} "
             "is not readable"
         ) from None
-    if len(secret) < 32:
+    if len(secret) < MIN_SECRET_BYTES:
         raise ConfigError(
             f"{settings.source}: the token secret in {settings.token_secret_file} is shorter "
-            "than 32 bytes"
+            f"than {MIN_SECRET_BYTES} bytes"
         )
     return secret
 

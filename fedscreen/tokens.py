@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from fedscreen.identifiers import ID_KINDS, normalise
 
 TOKEN_HEX = 32
+MIN_SECRET_BYTES = 32  # the agency-shared token secret
 _LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _SCOPE = b"fedscreen/v1/scope\x00"
 _KIND = b"fedscreen/v1/kind\x00"
 
 
 def scope_key(secret: bytes, model: str, campaign: str) -> bytes:
-    if len(secret) < 32:
-        raise ValueError("the token secret must be at least 32 bytes")
+    if len(secret) < MIN_SECRET_BYTES:
+        raise ValueError(f"the token secret must be at least {MIN_SECRET_BYTES} bytes")
     msg = _SCOPE + model.encode() + b"\x00" + campaign.encode()
     return hmac.new(secret, msg, hashlib.sha256).digest()
 
