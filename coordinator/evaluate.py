@@ -149,8 +149,8 @@ def read_truth(path: Path, manifest: Manifest | None = None) -> Truth:
             values = [normalise(k, v) for (_n, k), v in zip(key, row[1:], strict=True)]
             bad = [(n, k, v) for (n, k), v, c in zip(key, row[1:], values, strict=True) if not c]
             if bad:
-                n, k, v = bad[0]
-                invalid.append(f"{line}: {n} {v[:40]!r} is not a valid {k} identifier")
+                n, k, _v = bad[0]  # the value stays out of the message: it may be a real ID
+                invalid.append(f"{line}: {n} is not a valid {k} identifier")
                 continue
             rows.append((row[0], tuple(v for v in values if v)))
     except csv.Error as exc:

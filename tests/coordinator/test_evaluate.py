@@ -221,7 +221,7 @@ def test_invalid_identifiers_are_refused_and_counted(tmp_path: Path) -> None:
     with pytest.raises(UsageError) as caught:
         read_truth(path)
     assert caught.value.message == (
-        f"{path} line 3: person '12345' is not a valid person identifier (2 rows like it);"
+        f"{path} line 3: person is not a valid person identifier (2 rows like it);"
         " ground truth holds canonical identifiers"
     )
 
