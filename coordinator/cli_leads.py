@@ -271,9 +271,9 @@ def _actor(name: str | None) -> str:
 _AS = click.option(
     "--as", "actor", metavar="NAME", help="who does this (default: $FEDSCREEN_ANALYST, OS user)"
 )
-_REASON = click.option("--reason", help="why (kept in the lead's history)")
-# Moves that hand the lead elsewhere or end it always say why.
-_REASON_REQUIRED = click.option("--reason", required=True, help="why (kept in the lead's history)")
+_REASON = click.option(
+    "--reason", help="why (kept in the lead's history; transfer, verdicts and dispose need it)"
+)
 
 
 def _apply(
@@ -303,7 +303,7 @@ def leads_assign(
 @leads.command("transfer")
 @click.argument("lead_id")
 @click.option("--to", "unit", required=True, help="the procuratorate or department")
-@_REASON_REQUIRED
+@_REASON
 @_AS
 @click.pass_context
 def leads_transfer(
@@ -339,7 +339,7 @@ def leads_verify(
     type=click.Choice(list(lifecycle.ACTIONS)),
     help="; ".join(f"{k} {v}" for k, v in lifecycle.ACTIONS.items()),
 )
-@_REASON_REQUIRED
+@_REASON
 @_AS
 @click.pass_context
 def leads_dispose(

@@ -145,18 +145,26 @@ def _with_reason(head: str, reason: str | None) -> str:
     return f"{head}: {clean_text(reason, 'the reason')}" if reason else head
 
 
+def _needs_reason(reason: str | None, refusal: str) -> str:
+    """Moves that hand a lead elsewhere, judge it or end it always say why."""
+    if reason is None or not reason.strip():
+        raise UsageError(refusal)
+    return clean_text(reason, "the reason")
+
+
 def assign(lead_id: str, current: str, person: str, reason: str | None = None) -> Change:
     person = clean_text(person, "the assignee (--to)")
     _check(lead_id, current, ASSIGNED)
     return Change("assign", current, ASSIGNED, _with_reason(person, reason), {"assignee": person})
 
 
-def transfer(lead_id: str, current: str, unit: str, reason: str | None = None) -> Change:
+def transfer(lead_id: str, current: str, unit: str, reason: str | None) -> Change:
     """移送: the lead now belongs to `unit`; its assignee there is not yet known."""
     unit = clean_text(unit, "the unit (--to)")
     _check(lead_id, current, TRANSFERRED)
+    why = _needs_reason(reason, "a transfer needs --reason (why the lead goes there)")
     fields: dict[str, str | None] = {"unit": unit, "assignee": None}
-    return Change("transfer", current, TRANSFERRED, _with_reason(unit, reason), fields)
+    return Change("transfer", current, TRANSFERRED, f"{unit}: {why}", fields)
 
 
 def start_verifying(lead_id: str, current: str, reason: str | None = None) -> Change:
@@ -168,14 +176,14 @@ def verdict(lead_id: str, current: str, true: bool, reason: str | None) -> Chang
     """核实 ends in a verdict, always with a reason: the model's precision is built on it."""
     target = VERIFIED_TRUE if true else VERIFIED_FALSE
     _check(lead_id, current, target)
-    if not reason or not reason.strip():
-        raise UsageError(f"a verdict needs --reason (why the lead is {target.split('_')[1]})")
-    text = clean_text(reason, "the reason")
+    text = _needs_reason(
+        reason, f"a verdict needs --reason (why the lead is {target.split('_')[1]})"
+    )
     fields: dict[str, str | None] = {"verdict": "true" if true else "false", "verdict_reason": text}
     return Change("verify", current, target, text, fields)
 
 
-def dispose(lead_id: str, current: str, action: str, reason: str | None = None) -> Change:
+def dispose(lead_id: str, current: str, action: str, reason: str | None) -> Change:
     if action not in ACTIONS:
         raise UsageError(f"unknown disposal action {action!r} (known: {', '.join(ACTIONS)})")
     _check(lead_id, current, DISPOSED)
@@ -185,8 +193,9 @@ def dispose(lead_id: str, current: str, action: str, reason: str | None = None) 
             f"lead {lead_id} is {current}: it can only be disposed of with "
             f"{'|'.join(allowed)}, not {action}"
         )
-    head = f"{action} {ACTIONS[action]}"
-    return Change("dispose", current, DISPOSED, _with_reason(head, reason), {"disposition": action})
+    why = _needs_reason(reason, "a disposal needs --reason (why this action)")
+    head = f"{action} {ACTIONS[action]}: {why}"
+    return Change("dispose", current, DISPOSED, head, {"disposition": action})
 
 
 def found(job_id: str) -> Change:

@@ -365,10 +365,10 @@ def test_show_includes_the_resolved_identity(
         ([], ["assign", A, "--to", " "], "the assignee (--to) must not be empty"),
         ([], ["dispose", A, "--action", "pardon", "--reason", "r"], "Invalid value for '--action'"),
         # handing a lead elsewhere or ending it always says why
-        ([], ["transfer", A, "--to", "某院"], "Missing option '--reason'"),
+        ([], ["transfer", A, "--to", "某院"], "a transfer needs --reason (why"),
         ([["verify", A], ["verify", A, "--false", "--reason", "无"]],
-         ["dispose", A, "--action", "closed"], "Missing option '--reason'"),
-        ([], ["transfer", A, "--to", "某院", "--reason", "  "], "the reason must not be empty"),
+         ["dispose", A, "--action", "closed"], "a disposal needs --reason (why this action)"),
+        ([], ["transfer", A, "--to", "某院", "--reason", "  "], "a transfer needs --reason"),
     ],
 )  # fmt: skip
 def test_illegal_steps_are_refused_and_change_nothing(

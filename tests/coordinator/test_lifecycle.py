@@ -20,11 +20,11 @@ LEAD = "L0123456789ab"
 # How to ask for each target state, from any state: the pure step the commands use.
 STEPS: dict[str, Callable[[str], lc.Change]] = {
     lc.ASSIGNED: lambda s: lc.assign(LEAD, s, "张三"),
-    lc.TRANSFERRED: lambda s: lc.transfer(LEAD, s, "安阳市人民检察院"),
+    lc.TRANSFERRED: lambda s: lc.transfer(LEAD, s, "安阳市人民检察院", "管辖"),
     lc.VERIFYING: lambda s: lc.start_verifying(LEAD, s),
     lc.VERIFIED_TRUE: lambda s: lc.verdict(LEAD, s, True, "判决书与社保记录一致"),
     lc.VERIFIED_FALSE: lambda s: lc.verdict(LEAD, s, False, "确有劳动关系"),
-    lc.DISPOSED: lambda s: lc.dispose(LEAD, s, "closed"),
+    lc.DISPOSED: lambda s: lc.dispose(LEAD, s, "closed", "结案"),
 }
 
 LEGAL = [(src, dst) for src, targets in lc.TRANSITIONS.items() for dst in targets]
@@ -64,7 +64,7 @@ def test_every_illegal_transition_is_refused_listing_the_legal_ones(src: str, ds
 
 def test_the_message_names_the_commands_that_are_open() -> None:
     with pytest.raises(lc.IllegalTransition) as err:
-        lc.dispose(LEAD, "new", "protest")
+        lc.dispose(LEAD, "new", "protest", "r")
     assert err.value.message == (
         f"lead {LEAD} is new: cannot move it to disposed; legal from new: "
         "assigned (leads assign), transferred (leads transfer), verifying (leads verify)"
@@ -83,13 +83,13 @@ def test_a_true_lead_can_be_disposed_of_with_every_action(action: str) -> None:
 @pytest.mark.parametrize("action", [a for a in lc.ACTIONS if a != "closed"])
 def test_a_false_lead_can_only_be_closed(action: str) -> None:
     with pytest.raises(lc.IllegalTransition, match="can only be disposed of with closed, not"):
-        lc.dispose(LEAD, "verified_false", action)
-    assert lc.dispose(LEAD, "verified_false", "closed").to_state == "disposed"
+        lc.dispose(LEAD, "verified_false", action, "r")
+    assert lc.dispose(LEAD, "verified_false", "closed", "r").to_state == "disposed"
 
 
 def test_an_unknown_action_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="unknown disposal action 'pardon'"):
-        lc.dispose(LEAD, "verified_true", "pardon")
+        lc.dispose(LEAD, "verified_true", "pardon", "r")
 
 
 def test_a_verdict_needs_a_reason() -> None:
@@ -156,7 +156,7 @@ def test_the_whole_life_of_a_lead_is_in_its_history(tmp_path: Path) -> None:
     registry.apply(LEAD, "张三", lambda s: lc.start_verifying(LEAD, s))
     registry.apply(LEAD, "张三", lambda s: lc.note(s, "调取卷宗"))
     registry.apply(LEAD, "张三", lambda s: lc.verdict(LEAD, s, True, "虚假诉讼属实"))
-    registry.apply(LEAD, "张三", lambda s: lc.dispose(LEAD, s, "retrial_proposal"))
+    registry.apply(LEAD, "张三", lambda s: lc.dispose(LEAD, s, "retrial_proposal", "判决依据虚假"))
     history = [
         (e.actor, e.action, e.from_state, e.to_state, e.detail) for e in registry.events(LEAD)
     ]
@@ -167,7 +167,13 @@ def test_the_whole_life_of_a_lead_is_in_its_history(tmp_path: Path) -> None:
         ("张三", "verify", "assigned", "verifying", "核实开始"),
         ("张三", "note", "verifying", "verifying", "调取卷宗"),
         ("张三", "verify", "verifying", "verified_true", "虚假诉讼属实"),
-        ("张三", "dispose", "verified_true", "disposed", "retrial_proposal 再审检察建议"),
+        (
+            "张三",
+            "dispose",
+            "verified_true",
+            "disposed",
+            "retrial_proposal 再审检察建议: 判决依据虚假",
+        ),
     ]
     lead = registry.lead(LEAD)
     assert (lead.state, lead.unit, lead.assignee) == ("disposed", "文峰区人民检察院", "张三")
@@ -183,7 +189,7 @@ def test_a_refused_step_leaves_the_registry_untouched(tmp_path: Path) -> None:
     registry = registry_with(tmp_path, LEAD)
     before = dump(registry.path)
     with pytest.raises(lc.IllegalTransition):
-        registry.apply(LEAD, "张三", lambda s: lc.dispose(LEAD, s, "protest"))
+        registry.apply(LEAD, "张三", lambda s: lc.dispose(LEAD, s, "protest", "r"))
     with pytest.raises(UnknownLead, match="unknown lead 'Lnope'"):
         registry.apply("Lnope", "张三", lambda s: lc.note(s, "x"))
     assert dump(registry.path) == before

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -118,11 +119,11 @@ def _false(lead_id: str, state: str) -> lc.Change:
 
 
 def _protest(lead_id: str, state: str) -> lc.Change:
-    return lc.dispose(lead_id, state, "protest")
+    return lc.dispose(lead_id, state, "protest", "抗诉")
 
 
 def _close(lead_id: str, state: str) -> lc.Change:
-    return lc.dispose(lead_id, state, "closed")
+    return lc.dispose(lead_id, state, "closed", "结案")
 
 
 def test_stats_from_a_crafted_registry(tmp_path: Path) -> None:
@@ -139,15 +140,29 @@ def test_stats_from_a_crafted_registry(tmp_path: Path) -> None:
     assert (other.verified_true, other.precision, other.disposed) == (1, 1.0, 0)
 
 
-def test_models_stats_command_prints_the_numbers(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    state = tmp_path / "state"
-    assert main(["init", str(state)]) == 0
-    crafted_registry(state)
+@pytest.fixture()
+def state(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Path:
+    """A state dir made by `fedscreen init` without --name (not conftest's, which names one)."""
+    root = tmp_path / "state"
+    assert main(["init", str(root)]) == 0
+    capsys.readouterr()
+    return root
+
+
+def stats_json(
+    state: Path, capsys: pytest.CaptureFixture[str], registry: Callable[[Path], Registry]
+) -> list[dict[str, Any]]:
+    """Write `registry` into the state dir, then parse what `models stats --format json` prints."""
+    registry(state)
     capsys.readouterr()
     assert main(["--state", str(state), "models", "stats", "--format", "json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+    return json.loads(capsys.readouterr().out)
+
+
+def test_models_stats_command_prints_the_numbers(
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = stats_json(state, capsys, crafted_registry)
     assert [
         (d["model"], d["version"], d["precision"], d["median_days_to_disposal"]) for d in doc
     ] == [
@@ -167,11 +182,8 @@ def test_models_stats_command_prints_the_numbers(
 
 
 def test_models_stats_without_leads_says_so(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = tmp_path / "state"
-    assert main(["init", str(state)]) == 0
-    capsys.readouterr()
     assert main(["--state", str(state), "models", "stats"]) == 0
     assert capsys.readouterr().out == "no leads yet\n"
 
@@ -214,14 +226,9 @@ def test_a_newer_version_refinding_a_lead_leaves_the_older_versions_precision(
 
 
 def test_models_stats_command_counts_a_refound_lead_for_both_versions(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    state: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    state = tmp_path / "state"
-    assert main(["init", str(state)]) == 0
-    refound_registry(state)
-    capsys.readouterr()
-    assert main(["--state", str(state), "models", "stats", "--format", "json"]) == 0
-    doc = json.loads(capsys.readouterr().out)
+    doc = stats_json(state, capsys, refound_registry)
     assert [
         (d["version"], d["leads"], d["verified_true"], d["verified_false"], d["precision"])
         for d in doc
