@@ -52,13 +52,15 @@ def screen(seq: int, job_id: str, caller: str = COORDINATOR_CN) -> dict[str, Any
     return {"seq": seq, "event": "screen", "job_id": job_id, "caller": caller, "outcome": "ok"}
 
 
-def resolve(seq: int, request_id: str, outcome: str) -> dict[str, Any]:
+def resolve(seq: int, request_id: str, outcome: str, **more: Any) -> dict[str, Any]:
+    """An agent's log entry of a resolve request by the coordinator, with any more fields."""
     return {
         "seq": seq,
         "event": "resolve",
         "request_id": request_id,
         "caller": COORDINATOR_CN,
         "outcome": outcome,
+        **more,
     }
 
 

@@ -11,7 +11,8 @@ from typing import Any
 
 from coordinator.cli_audit import cross_check
 from coordinator.resolutions import Resolution, Resolutions
-from coordinator.state import COORDINATOR_CN, State
+from coordinator.state import State
+from tests.coordinator.test_audit_crosscheck import resolve as resolve_entry
 
 REFUSED = "agent a1 refused: NOT_FOUND: token was never issued here"
 DOWN = "agent a1: Resolve: UNAVAILABLE: connection refused"
@@ -31,14 +32,7 @@ def record(state: State, request_id: str, *answers: tuple[str, str, str], lead: 
 
 
 def resolve(seq: int, request_id: str, outcome: str) -> dict[str, Any]:
-    return {
-        "seq": seq,
-        "event": "resolve",
-        "request_id": request_id,
-        "caller": COORDINATOR_CN,
-        "outcome": outcome,
-        "at": "2025-04-02T00:00:01Z",
-    }
+    return resolve_entry(seq, request_id, outcome, at="2025-04-02T00:00:01Z")
 
 
 def names(found: list[str]) -> list[str]:

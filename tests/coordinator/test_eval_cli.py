@@ -68,7 +68,19 @@ def fs_eval(state: Path, *args: str) -> int:
     return main(["--state", str(state), "eval", *args])
 
 
-def table(stdout: str) -> list[tuple[str, ...]]:
+Eval = Callable[..., int]
+
+
+@pytest.fixture()
+def fs_eval_out(state: Path, out: Path, secret: Path) -> Eval:
+    """fs_eval with `--truth` the synth output and `--secret` the secret, then the args given."""
+    return functools.partial(fs_eval, state, "--truth", str(out), "--secret", str(secret))
+
+
+Row = tuple[str, ...]
+
+
+def table(stdout: str) -> list[Row]:
     """The rows of the printed table (its values hold no spaces), after checking its header."""
     lines = [line for line in stdout.splitlines() if line and not line.startswith("note: ")]
     assert tuple(lines[0].split()) == COLUMNS
@@ -79,43 +91,56 @@ def notes(stdout: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith("note: ")]
 
 
+@pytest.fixture()
+def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """./models (not made yet): the test runs in its tmp_path."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "models"
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
     return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def aid_found_nothing(job: str) -> list[Row]:
+    """Judicial aid's rows when `job` (or `none`) found none of its three planted cases."""
+    return [
+        (AID, job, "omission", "0", "2", "0", "0.000", "0.000"),
+        (AID, job, "transfer", "0", "1", "0", "0.000", "0.000"),
+    ]
+
+
+def eval_every_model(
+    fs_eval_out: Eval, capsys: pytest.CaptureFixture[str], labour_row: Row, aid_job: str
+) -> list[str]:
+    """Eval all three models, check the table (labour's row, then judicial aid's, whose job
+    `aid_job` found nothing, then escrow's, which never ran) and return the notes printed."""
+    assert fs_eval_out() == 0
+    stdout = capsys.readouterr().out
+    escrow_row = (ESCROW, "none", ESCROW, "0", "1", "0", "0.000", "0.000")
+    assert table(stdout) == [labour_row, *aid_found_nothing(aid_job), escrow_row]
+    return notes(stdout)
+
+
 # --- 1. models come from the truth ------------------------------------------------------------
 def test_a_model_whose_job_found_nothing_shows_recall_zero(
-    state: Path,
-    ran: Ran,
-    out: Path,
-    secret: Path,
-    capsys: pytest.CaptureFixture[str],
+    ran: Ran, fs_eval_out: Eval, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ran("j-aid", AID, [], at=1)
     ran("j-lab", LABOUR, [labour(1), labour(7)], at=2)
-    assert fs_eval(state, "--truth", str(out), "--secret", str(secret)) == 0
-    stdout = capsys.readouterr().out
-    assert table(stdout) == [
-        (LABOUR, "j-lab", LABOUR, "2", "2", "1", "0.500", "0.500"),
-        (AID, "j-aid", "omission", "0", "2", "0", "0.000", "0.000"),
-        (AID, "j-aid", "transfer", "0", "1", "0", "0.000", "0.000"),
-        (ESCROW, "none", ESCROW, "0", "1", "0", "0.000", "0.000"),
-    ]
-    assert notes(stdout) == [
+    labour_row = (LABOUR, "j-lab", LABOUR, "2", "2", "1", "0.500", "0.500")
+    assert eval_every_model(fs_eval_out, capsys, labour_row, "j-aid") == [
         f"note: {ESCROW} has no succeeded or partial job: all its planted cases are missed"
     ]
-    assert fs_eval(state, "--truth", str(out), "--secret", str(secret), "--model", AID) == 0
-    assert table(capsys.readouterr().out) == [
-        (AID, "j-aid", "omission", "0", "2", "0", "0.000", "0.000"),
-        (AID, "j-aid", "transfer", "0", "1", "0", "0.000", "0.000"),
-    ]
+    assert fs_eval_out("--model", AID) == 0
+    assert table(capsys.readouterr().out) == aid_found_nothing("j-aid")
 
 
 def test_a_named_model_that_never_ran_is_refused(
-    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    ran: Ran, fs_eval_out: Eval, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ran("j-aid", AID, [], at=1)
-    assert fs_eval(state, "--truth", str(out), "--secret", str(secret), "--model", ESCROW) == 2
+    assert fs_eval_out("--model", ESCROW) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
@@ -124,11 +149,10 @@ def test_a_named_model_that_never_ran_is_refused(
 
 
 def test_a_partial_job_is_scored_with_a_note(
-    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    ran: Ran, fs_eval_out: Eval, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ran("j-lab", LABOUR, [labour(2)], at=1, status="partial")
-    args = ("--truth", str(out), "--secret", str(secret), "--model", LABOUR)
-    assert fs_eval(state, *args) == 0
+    assert fs_eval_out("--model", LABOUR) == 0
     stdout = capsys.readouterr().out
     assert table(stdout) == [(LABOUR, "j-lab", LABOUR, "1", "2", "1", "1.000", "0.500")]
     assert notes(stdout) == [
@@ -216,9 +240,9 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
 
 
 def test_no_registry_is_refused_not_created(
-    state: Path, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    state: Path, fs_eval_out: Eval, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert fs_eval(state, "--truth", str(out), "--secret", str(secret)) == 2
+    assert fs_eval_out() == 2
     registry = state / "registry.sqlite"
     assert capsys.readouterr().err == (
         f"error: no lead registry at {registry}: nothing has run (fedscreen run MODEL)\n"
@@ -228,21 +252,20 @@ def test_no_registry_is_refused_not_created(
 
 # --- 4. the job scored ------------------------------------------------------------------------
 def test_the_newest_job_is_scored_unless_another_is_named(
-    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    ran: Ran, fs_eval_out: Eval, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ran("j-old-000001", AID, [aid("omission", 1), aid("omission", 8)], at=1)
     ran("j-new-000002", AID, [aid("omission", 1), aid("transfer", 3)], at=2)
-    base = ("--truth", str(out), "--secret", str(secret))
     expected = [
         (AID, "j-new-000002", "omission", "1", "2", "1", "1.000", "0.500"),
         (AID, "j-new-000002", "transfer", "1", "1", "1", "1.000", "1.000"),
     ]
-    assert fs_eval(state, *base, "--model", AID) == 0
+    assert fs_eval_out("--model", AID) == 0
     assert table(capsys.readouterr().out) == expected
-    assert fs_eval(state, *base, "--job", "j-new-00") == 0  # a prefix; the job names the model
+    assert fs_eval_out("--job", "j-new-00") == 0  # a prefix; the job names the model
     assert table(capsys.readouterr().out) == expected
 
-    assert fs_eval(state, *base, "--job", "j-old-000001") == 2
+    assert fs_eval_out("--job", "j-old-000001") == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == (
@@ -250,21 +273,20 @@ def test_the_newest_job_is_scored_unless_another_is_named(
         " and the registry keeps only each lead's last job; eval can score only a job whose"
         " leads no later job saw (e.g. the newest)\n"
     )
-    assert fs_eval(state, *base, "--job", "j-new-000002", "--model", LABOUR) == 2
+    assert fs_eval_out("--job", "j-new-000002", "--model", LABOUR) == 2
     assert capsys.readouterr().err == f"error: job j-new-000002 ran {AID}, not {LABOUR}\n"
 
 
 def test_campaign_picks_the_newest_job_of_that_campaign(
-    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    ran: Ran, fs_eval_out: Eval, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ran("j-main", AID, [aid("omission", 1)], at=1)
     ran("j-trial", AID, [aid("omission", 1), aid("omission", 2)], at=2, campaign="t")
-    base = ("--truth", str(out), "--secret", str(secret), "--model", AID)
-    assert fs_eval(state, *base, "--campaign", AID) == 0
+    assert fs_eval_out("--model", AID, "--campaign", AID) == 0
     assert table(capsys.readouterr().out)[0] == (
         AID, "j-main", "omission", "1", "2", "1", "1.000", "0.500"
     )  # fmt: skip
-    assert fs_eval(state, *base) == 0  # any campaign: the newest, tokenised in its campaign
+    assert fs_eval_out("--model", AID) == 0  # any campaign: the newest, tokenised in its campaign
     assert table(capsys.readouterr().out)[0] == (
         AID, "j-trial", "omission", "2", "2", "2", "1.000", "1.000"
     )  # fmt: skip
@@ -272,48 +294,26 @@ def test_campaign_picks_the_newest_job_of_that_campaign(
 
 # --- 5. the truth is checked against the model version the job ran ---------------------------
 def test_an_old_job_is_checked_against_its_bundle_not_the_bumped_models_folder(
-    tmp_path: Path,
-    state: Path,
-    ran: Ran,
-    out: Path,
-    secret: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    ran: Ran, fs_eval_out: Eval, capsys: pytest.CaptureFixture[str], models: Path
 ) -> None:
     ran("j-aid-000001", AID, [aid("transfer", 3)], at=1)  # ran the shipped 1.1.0
-    monkeypatch.chdir(tmp_path)
-    bumped(tmp_path / "models")  # ./models: 2.0.0, which has no kind `transfer`
-    base = ("--truth", str(out), "--secret", str(secret))
+    bumped(models)  # ./models: 2.0.0, which has no kind `transfer`
     expected = [
         (AID, "j-aid-000001", "omission", "0", "2", "0", "0.000", "0.000"),
         (AID, "j-aid-000001", "transfer", "1", "1", "1", "1.000", "1.000"),
     ]
     for chosen in (("--job", "j-aid-000001"), ("--model", AID)):
-        assert fs_eval(state, *base, *chosen) == 0
+        assert fs_eval_out(*chosen) == 0
         assert table(capsys.readouterr().out) == expected
 
 
 def test_a_model_not_in_models_is_checked_against_its_job_and_one_with_neither_is_noted(
-    tmp_path: Path,
-    state: Path,
-    ran: Ran,
-    out: Path,
-    secret: Path,
-    capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
+    ran: Ran, fs_eval_out: Eval, capsys: pytest.CaptureFixture[str], models: Path
 ) -> None:
     ran("j-lab", LABOUR, [labour(1)], at=1)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "models").mkdir()  # ./models holds none of the three
-    assert fs_eval(state, "--truth", str(out), "--secret", str(secret)) == 0
-    stdout = capsys.readouterr().out
-    assert table(stdout) == [
-        (LABOUR, "j-lab", LABOUR, "1", "2", "1", "1.000", "0.500"),
-        (AID, "none", "omission", "0", "2", "0", "0.000", "0.000"),
-        (AID, "none", "transfer", "0", "1", "0", "0.000", "0.000"),
-        (ESCROW, "none", ESCROW, "0", "1", "0", "0.000", "0.000"),
-    ]
-    assert notes(stdout) == [
+    models.mkdir()  # ./models holds none of the three
+    labour_row = (LABOUR, "j-lab", LABOUR, "1", "2", "1", "1.000", "0.500")
+    assert eval_every_model(fs_eval_out, capsys, labour_row, "none") == [
         f"note: {m}: no job, no manifest (not in models): its truth is checked for form only,"
         " and all its planted cases are missed"
         for m in (AID, ESCROW)
@@ -321,13 +321,13 @@ def test_a_model_not_in_models_is_checked_against_its_job_and_one_with_neither_i
 
 
 def test_a_job_whose_bundle_is_gone_is_refused_before_anything_is_scored(
-    state: Path, ran: Ran, out: Path, secret: Path, capsys: pytest.CaptureFixture[str]
+    state: Path, ran: Ran, fs_eval_out: Eval, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ran("j-aid", AID, [], at=1)
     ran("j-lab", LABOUR, [labour(1)], at=2)
     kept = State(state).root / "jobs" / "j-lab.fsb"
     kept.unlink()
-    assert fs_eval(state, "--truth", str(out), "--secret", str(secret)) == 3
+    assert fs_eval_out() == 3
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.startswith(

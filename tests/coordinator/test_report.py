@@ -59,6 +59,10 @@ def funnel(page: Page) -> dict[str, int]:
     return {m["data-state"]: int(m["data-count"]) for m in page.bars("funnel")}
 
 
+def reached(page: Page) -> dict[str, int]:
+    return {m["data-state"]: int(m["data-reached"]) for m in page.bars("funnel")}
+
+
 def precision(page: Page) -> dict[tuple[str, str], tuple[int, int, str]]:
     return {
         (m["data-model"], m["data-version"]): (
@@ -70,18 +74,26 @@ def precision(page: Page) -> dict[tuple[str, str], tuple[int, int, str]]:
     }
 
 
+def regions(page: Page) -> list[tuple[str, int]]:
+    return [(m["data-region"], int(m["data-count"])) for m in page.bars("regions")]
+
+
+def drawn(page: Page) -> dict[str, dict[str, int]]:
+    """The timeline's bars: period and count by series."""
+    series: dict[str, dict[str, int]] = {}
+    for m in page.bars("timeline"):
+        series.setdefault(m["data-series"], {})[m["data-period"]] = int(m["data-count"])
+    return series
+
+
 def test_the_charts_show_the_registrys_numbers(tmp_path: Path) -> None:
     page = page_of(tmp_path / "r.sqlite")
     assert funnel(page) == FUNNEL
     assert [m["data-state"] for m in page.bars("funnel")] == list(FUNNEL)  # the funnel's order
-    assert {m["data-state"]: int(m["data-reached"]) for m in page.bars("funnel")} == REACHED
+    assert reached(page) == REACHED
     assert precision(page) == PRECISION
-    regions = [(m["data-region"], int(m["data-count"])) for m in page.bars("regions")]
-    assert regions == REGIONS_4
-    drawn: dict[str, dict[str, int]] = {}
-    for m in page.bars("timeline"):
-        drawn.setdefault(m["data-series"], {})[m["data-period"]] = int(m["data-count"])
-    assert drawn == TIMELINE
+    assert regions(page) == REGIONS_4
+    assert drawn(page) == TIMELINE
     assert page.stats == {
         "total": "12",
         "models": "2",
@@ -144,7 +156,7 @@ def test_a_registry_without_verdict_column_takes_verdicts_from_the_history(
 ) -> None:
     page = page_of(tmp_path / "r.sqlite", shape="events")
     assert precision(page) == PRECISION
-    assert {m["data-state"]: int(m["data-reached"]) for m in page.bars("funnel")} == REACHED
+    assert reached(page) == REACHED
 
 
 def test_a_registry_from_before_the_lifecycle_still_reports(tmp_path: Path) -> None:
@@ -157,10 +169,7 @@ def test_a_registry_from_before_the_lifecycle_still_reports(tmp_path: Path) -> N
 
 def test_regions_group_by_the_chosen_prefix_and_show_the_top_n(tmp_path: Path) -> None:
     page = page_of(tmp_path / "r.sqlite", digits=2, top=2)
-    assert [(m["data-region"], int(m["data-count"])) for m in page.bars("regions")] == [
-        ("11", 6),
-        ("31", 3),
-    ]
+    assert regions(page) == [("11", 6), ("31", 3)]
     assert "其余地区共 3 条线索未列出。" in page.notes
 
 

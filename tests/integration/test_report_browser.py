@@ -31,6 +31,7 @@ from tests.coordinator.report_fixture import (
     read_page,
     write_registry,
 )
+from tests.coordinator.test_report import drawn, funnel, precision, reached, regions
 
 FLAGS = (
     "--headless",
@@ -99,22 +100,11 @@ def browse(chromium: str, page: Path, tmp_path: Path, *action: str) -> str:
 def check_numbers(page: Page, lang: str) -> None:
     """Everything the registry says, read back from the browser's DOM."""
     assert set(page.marks) == {"timeline", "funnel", "precision", "regions"}
-    assert {m["data-state"]: int(m["data-count"]) for m in page.bars("funnel")} == FUNNEL
-    assert {m["data-state"]: int(m["data-reached"]) for m in page.bars("funnel")} == REACHED
-    assert {
-        (m["data-model"], m["data-version"]): (
-            int(m["data-true"]),
-            int(m["data-false"]),
-            m["data-precision"],
-        )
-        for m in page.bars("precision")
-    } == PRECISION
-    regions = [(m["data-region"], int(m["data-count"])) for m in page.bars("regions")]
-    assert regions == REGIONS_4
-    drawn: dict[str, dict[str, int]] = {}
-    for m in page.bars("timeline"):
-        drawn.setdefault(m["data-series"], {})[m["data-period"]] = int(m["data-count"])
-    assert drawn == TIMELINE
+    assert funnel(page) == FUNNEL
+    assert reached(page) == REACHED
+    assert precision(page) == PRECISION
+    assert regions(page) == REGIONS_4
+    assert drawn(page) == TIMELINE
     assert page.stats["total"] == str(len(LEADS))
     assert len(page.rows) == len(LEADS)
     titles = {lead_id: TITLES[model][lang == "en"] for lead_id, model, *_ in LEADS}
