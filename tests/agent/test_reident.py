@@ -32,19 +32,13 @@ from fedscreen.identifiers import person_check_char
 from fedscreen.jobs import Job
 from fedscreen.resolve import build_request, canonical, sign_request
 from fedscreen.tokens import TokenKeys, reference_token
+from tests.toy_manifest import manifest_header
 
 P1 = "11010119500101005X"  # ends in X: the lower-case spelling is a dirty variant
 P1_15 = P1[:6] + P1[8:17]  # the legacy 15-digit spelling of the same person
 P2 = "11010119800202123" + person_check_char("11010119800202123")
 SECRET = b"s" * 40
-MODEL = """
-name = "probe"
-version = "1.0.0"
-title_zh = "探针"
-title_en = "Probe"
-rationale_zh = "测试用模型"
-rationale_en = "A model for tests"
-legal_basis = ["《测试依据》"]
+MODEL_ROLES = """\
 [roles.court]
 sql = "court.sql"
 reads = ["labour_cases"]
@@ -60,6 +54,7 @@ lead_key = "person"
 sql = "combine.sql"
 lead_key = ["person"]
 """
+MODEL = "\n" + manifest_header("probe") + MODEL_ROLES
 CONFIG = """
 [agent]
 name = "court-a"

@@ -49,18 +49,19 @@ from fedscreen.keys import (
     save_private,
     save_public,
 )
+from tests.toy_manifest import manifest_header
 
 NOW = datetime(2025, 3, 1, 8, 0, 0, tzinfo=UTC)
 
-MODEL_TOML = """\
-name = "toy_model"
-version = "1.0.0"
-title_zh = "玩具模型"
-title_en = "Toy model"
-rationale_zh = "玩具"
-rationale_en = "A toy"
-legal_basis = ["《玩具法》"]
-
+MODEL_HEADER = manifest_header(
+    "toy_model",
+    title_zh="玩具模型",
+    title_en="Toy model",
+    rationale_zh="玩具",
+    rationale_en="A toy",
+    legal_basis=["《玩具法》"],
+)
+MODEL_ROLES = """
 [roles.court]
 sql = "court.sql"
 reads = ["court_cases"]
@@ -75,6 +76,7 @@ default = 60
 min = 1
 max = 365
 """
+MODEL_TOML = MODEL_HEADER + MODEL_ROLES
 
 
 def write_model(root: Path, toml: str = MODEL_TOML) -> Path:

@@ -8,15 +8,9 @@ import pytest
 from fedscreen.candidates import check_candidates, filter_candidates
 from fedscreen.errors import ManifestError, UsageError, WrongRole
 from fedscreen.manifest import parse_manifest
+from tests.toy_manifest import manifest_header
 
-BASE = """
-name = "staged"
-version = "1"
-title_zh = "分阶段"
-title_en = "Staged"
-rationale_zh = "测试用模型"
-rationale_en = "A model for tests"
-legal_basis = ["《测试依据》"]
+BASE_ROLES = """\
 [roles.court]
 sql = "court.sql"
 reads = ["enforcement_cases"]
@@ -43,6 +37,7 @@ kind = "kind"
 zh = "营业收入 {{revenue}}，仍在经营：{{operating}}"
 en = "revenue {{revenue}}, operating: {{operating}}"
 """
+BASE = "\n" + manifest_header("staged", "1", title_zh="分阶段", title_en="Staged") + BASE_ROLES
 TAX = '[roles.tax.candidates]\nuscc = "court.respondent"'
 MARKET = '[roles.market_regulation.candidates]\nuscc = "tax.uscc"'
 

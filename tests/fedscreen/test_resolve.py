@@ -29,6 +29,7 @@ from fedscreen.resolve import (
     sign_request,
     verify_request,
 )
+from tests.toy_manifest import manifest_header
 
 NOW = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -176,14 +177,7 @@ def test_answer_rows_survive_the_flat_wire_form() -> None:
 
 
 # --- what a manifest may declare disclosable ---------------------------------------------------
-MANIFEST = """
-name = "probe"
-version = "1.0.0"
-title_zh = "探针"
-title_en = "Probe"
-rationale_zh = "测试用模型"
-rationale_en = "A model for tests"
-legal_basis = ["《测试依据》"]
+MANIFEST_ROLES = """\
 [roles.court]
 sql = "court.sql"
 reads = ["labour_cases"]
@@ -200,6 +194,7 @@ when = {{ via = "court" }}
 sql = "combine.sql"
 lead_key = ["person"]
 """
+MANIFEST = "\n" + manifest_header("probe") + MANIFEST_ROLES
 GOOD = dict(
     column="plaintiff_id",
     dataset="labour_cases",

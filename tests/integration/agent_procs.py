@@ -26,6 +26,7 @@ from fedscreen import keys, wire
 from fedscreen.bundle import VerifiedBundle, sign_bundle, verify_bundle
 from fedscreen.jobs import Job
 from fedscreen.v1 import agent_pb2
+from tests.toy_manifest import manifest_header
 
 if TYPE_CHECKING:  # conftest imports this module (approve_at)
     from tests.integration.conftest import Fed
@@ -38,14 +39,7 @@ SLOW_SQL = (
 # About a tenth of the cases: a small result, under the 20 % flag cap of the test agents.
 # (By filing date, not by the case number's digits: how synth numbers cases is its own affair.)
 SMALL_SQL = "SELECT case_no, court_region AS region FROM labour_cases WHERE day(filed_on) <= 3"
-MANIFEST = """\
-name = "{name}"
-version = "{version}"
-title_zh = "探针"
-title_en = "Probe"
-rationale_zh = "测试用模型"
-rationale_en = "A model for tests"
-legal_basis = ["《测试依据》"]
+ONE_ROLE = """\
 [roles.{role}]
 sql = "{role}.sql"
 reads = ["{dataset}"]
@@ -76,10 +70,9 @@ def write_model(
     """A one-role model folder: `sql` for `role`, reading `dataset`."""
     folder.mkdir(parents=True)
     missing = f'when_missing = "{when_missing}"\n' if when_missing else ""
-    manifest = MANIFEST.format(
-        name=name, version=version, role=role, dataset=dataset, when_missing=missing,
-        outputs=outputs, lead_key=lead_key,
-    )  # fmt: skip
+    manifest = manifest_header(name, version) + ONE_ROLE.format(
+        role=role, dataset=dataset, when_missing=missing, outputs=outputs, lead_key=lead_key
+    )
     (folder / "model.toml").write_text(manifest, "utf-8")
     (folder / f"{role}.sql").write_text(sql, "utf-8")
     (folder / "combine.sql").write_text(combine, "utf-8")

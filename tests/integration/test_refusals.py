@@ -15,6 +15,7 @@ from fedscreen.errors import JobFailed
 from fedscreen.jobs import Job
 from tests.integration.agent_procs import OUTPUTS, SMALL_SQL, audit_entries, sign, write_model
 from tests.integration.conftest import Fed
+from tests.toy_manifest import manifest_header
 
 _counter = iter(range(10_000))
 
@@ -124,14 +125,7 @@ def test_a_model_without_this_role_is_a_failed_precondition(fed: Fed, tmp_path: 
     assert (entry["outcome"], entry["error"]) == ("refused", "WrongRole")
 
 
-STAGED = """
-name = "staged_probe"
-version = "{version}"
-title_zh = "分阶段探针"
-title_en = "Staged probe"
-rationale_zh = "测试用模型"
-rationale_en = "A model for tests"
-legal_basis = ["《测试依据》"]
+STAGED_ROLES = """\
 [roles.court]
 sql = "court.sql"
 reads = ["labour_cases"]
@@ -150,10 +144,18 @@ lead_key = ["person_id"]
 """
 
 
+def staged(version: str) -> str:
+    """The two-role model whose social-security role looks up only the court's plaintiffs."""
+    header = manifest_header(
+        "staged_probe", version, title_zh="分阶段探针", title_en="Staged probe"
+    )
+    return "\n" + header + STAGED_ROLES
+
+
 def test_a_later_role_answers_only_about_the_earlier_roles_tokens(fed: Fed, tmp_path: Path) -> None:
     folder = tmp_path / "staged"
     folder.mkdir()
-    (folder / "model.toml").write_text(STAGED.format(version="0.1.0"), "utf-8")
+    (folder / "model.toml").write_text(staged("0.1.0"), "utf-8")
     # The court names a handful of plaintiffs; social security alone would flag everyone,
     # far over the cap — with the look-up it answers only about those plaintiffs.
     (folder / "court.sql").write_text(
@@ -186,7 +188,7 @@ def test_a_later_role_answers_only_about_the_earlier_roles_tokens(fed: Fed, tmp_
 def test_a_caller_cannot_skip_a_declared_look_up(fed: Fed, tmp_path: Path) -> None:
     folder = tmp_path / "staged2"
     folder.mkdir()
-    (folder / "model.toml").write_text(STAGED.format(version="0.2.0"), "utf-8")
+    (folder / "model.toml").write_text(staged("0.2.0"), "utf-8")
     for name in ("court.sql", "ss.sql", "combine.sql"):
         (folder / name).write_text("SELECT person_id FROM insured_persons LIMIT 1", "utf-8")
     data, verified = sign(fed.state, folder)
